@@ -1,0 +1,46 @@
+# podgate: the two commands a new user needs are `make dev` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The functions run on python3.13 (template.yaml), so the dev venv does too. pyenv installs
+# versions side by side; its shim for python3.13 only works when that version is active.
+PYTHON_BOOT ?= $(shell command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/podgate/requirements.txt | cksum | cut -d' ' -f1)
+
+export PYTHONPATH := $(CURDIR)/layers/podgate:$(CURDIR)/local
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help venv dev test lint invoke admin
+
+help:
+	@echo "make dev      run the whole API locally on http://127.0.0.1:$${PODGATE_PORT:-3000}"
+	@echo "make test     lint the template and code, then run the test suite"
+	@echo "make invoke FN=HealthFunction EVENT=events/health.json   invoke one function with a fixture"
+	@echo "make admin ARGS='add-user alice --role user'             manage users (see README)"
+
+$(STAMP):
+	@test -n "$(PYTHON_BOOT)" || { echo "python3.13 not found (pyenv install 3.13 or set PYTHON_BOOT)"; exit 1; }
+	rm -rf $(VENV)
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)
+
+dev: venv
+	$(PY) -m podgate_local dev
+
+lint: venv
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(PY) -m pytest
+
+invoke: venv
+	$(PY) -m podgate_local invoke $(FN) $(EVENT)
+
+admin: venv
+	$(PY) -m podgate.admin $(ARGS)

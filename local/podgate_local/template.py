@@ -1,0 +1,292 @@
+"""Reads template.yaml the way the local stack needs it: routes, functions, tables and secrets.
+
+template.yaml is the single source of truth; nothing in the local stack keeps a second list of
+routes or tables. Intrinsic functions are resolved against local stand-ins (parameter values,
+physical names chosen here), which is all the local stack needs from CloudFormation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns short-form intrinsics (!Ref, !Sub, ...) into their long form."""
+
+
+def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_intrinsic)
+
+
+def load_raw(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - _CfnLoader derives from SafeLoader
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway resource path, e.g. /pods/{pod_id}
+    function: str  # logical id
+    authorizer: str | None  # authorizer name, None for Authorizer: NONE
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        parts = []
+        for seg in self.path.strip("/").split("/"):
+            if seg.startswith("{") and seg.endswith("+}"):
+                parts.append(f"(?P<{seg[1:-2]}>.+)")
+            elif seg.startswith("{") and seg.endswith("}"):
+                parts.append(f"(?P<{seg[1:-1]}>[^/]+)")
+            else:
+                parts.append(re.escape(seg))
+        return re.compile("^/" + "/".join(parts) + "$")
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    timeout: int
+    memory_mb: int
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    name: str
+    function: str
+    header: str
+    validation_expression: str | None
+    ttl_seconds: int
+
+
+@dataclass
+class Stack:
+    """The template resolved for local use."""
+
+    stage: str
+    parameters: dict[str, str]
+    functions: dict[str, Function]
+    routes: list[Route]
+    authorizers: dict[str, Authorizer]
+    gateway_responses: dict[str, dict[str, Any]]
+    tables: dict[str, dict[str, Any]]  # logical id -> resolved Properties (plus TableName)
+    secrets: dict[str, dict[str, Any]]  # logical id -> resolved Properties (plus Name)
+    physical_names: dict[str, str] = field(default_factory=dict)
+
+
+class Resolver:
+    """Resolves the intrinsics the template uses, with local physical names for resources."""
+
+    def __init__(self, raw: dict[str, Any], parameters: dict[str, str], physical: dict[str, str]):
+        self.raw = raw
+        self.parameters = parameters
+        self.physical = physical
+        self.conditions = {
+            name: self._condition(expr) for name, expr in (raw.get("Conditions") or {}).items()
+        }
+
+    def _condition(self, expr: Any) -> bool:
+        if isinstance(expr, dict):
+            if "Fn::Not" in expr:
+                return not self._condition(expr["Fn::Not"][0])
+            if "Fn::Equals" in expr:
+                a, b = (self.resolve(x) for x in expr["Fn::Equals"])
+                return str(a) == str(b)
+            if "Fn::And" in expr:
+                return all(self._condition(x) for x in expr["Fn::And"])
+            if "Fn::Or" in expr:
+                return any(self._condition(x) for x in expr["Fn::Or"])
+            if "Condition" in expr:
+                return self.conditions[expr["Condition"]]
+        raise ValueError(f"unsupported condition {expr!r}")
+
+    def _ref(self, name: str) -> Any:
+        pseudo = {
+            "AWS::Region": self.parameters.get("AWS::Region", "us-east-1"),
+            "AWS::AccountId": "000000000000",
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": self.parameters.get("AWS::StackName", "podgate-local"),
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.physical:
+            return self.physical[name]
+        raise KeyError(f"cannot resolve Ref {name}")
+
+    def resolve(self, value: Any) -> Any:  # noqa: C901 - one branch per intrinsic
+        if isinstance(value, list):
+            out = [self.resolve(v) for v in value]
+            return [v for v in out if v is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return _NO_VALUE if arg == "AWS::NoValue" else self._ref(arg)
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+                def sub(m: re.Match[str]) -> str:
+                    name = m.group(1)
+                    if name in extra:
+                        return str(extra[name])
+                    if "." in name:
+                        return str(self.resolve({"Fn::GetAtt": name.split(".", 1)}))
+                    return str(self._ref(name))
+
+                return re.sub(r"\$\{([^}!]+)\}", sub, text)
+            if key == "Fn::GetAtt":
+                logical, attr = arg
+                if attr == "Arn":
+                    kind = self.raw["Resources"][logical]["Type"]
+                    name = self.physical.get(logical, logical)
+                    if kind == "AWS::DynamoDB::Table":
+                        return f"arn:aws:dynamodb:us-east-1:000000000000:table/{name}"
+                    return f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+                raise KeyError(f"unsupported GetAtt {logical}.{attr}")
+            if key == "Fn::If":
+                cond, yes, no = arg
+                return self.resolve(yes if self.conditions[cond] else no)
+            if key == "Fn::Join":
+                sep, items = arg
+                return sep.join(str(x) for x in self.resolve(items))
+        return {k: self.resolve(v) for k, v in value.items() if self.resolve(v) is not _NO_VALUE}
+
+
+_NO_VALUE = object()
+
+
+def _env_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def load_stack(
+    path: Path = TEMPLATE_PATH,
+    parameter_overrides: dict[str, str] | None = None,
+    stack_name: str = "podgate-local",
+) -> Stack:
+    """Resolve template.yaml for the local stack.
+
+    Physical names follow CloudFormation's spirit (stack name + logical id) so that two local
+    stacks never share a table, and secrets keep the Name the template gives them.
+    """
+    raw = load_raw(path)
+    params: dict[str, str] = {
+        name: _env_str(spec.get("Default", "")) for name, spec in (raw.get("Parameters") or {}).items()
+    }
+    params.update(parameter_overrides or {})
+    params["AWS::StackName"] = stack_name
+    resources: dict[str, Any] = raw["Resources"]
+
+    physical: dict[str, str] = {}
+    for logical, res in resources.items():
+        kind = res["Type"]
+        if kind == "AWS::DynamoDB::Table":
+            physical[logical] = f"{stack_name}-{logical}"
+        elif kind == "AWS::Serverless::Function":
+            physical[logical] = f"{stack_name}-{logical}"
+        elif kind == "AWS::Serverless::LayerVersion":
+            physical[logical] = f"arn:aws:lambda:us-east-1:000000000000:layer:{stack_name}-{logical}:1"
+        else:
+            physical[logical] = logical
+    resolver = Resolver(raw, params, physical)
+    for logical, res in resources.items():
+        if res["Type"] == "AWS::SecretsManager::Secret":
+            name = resolver.resolve(res["Properties"].get("Name", f"{stack_name}/{logical}"))
+            physical[logical] = name  # Ref of a secret is its ARN in AWS; the name works as SecretId too
+
+    glob = resolver.resolve((raw.get("Globals") or {}).get("Function", {}))
+    functions: dict[str, Function] = {}
+    routes: list[Route] = []
+    api_props: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    secrets: dict[str, dict[str, Any]] = {}
+    for logical, res in resources.items():
+        kind = res["Type"]
+        props = res.get("Properties") or {}
+        if kind == "AWS::Serverless::Api":
+            api_props = resolver.resolve(props)
+        elif kind == "AWS::DynamoDB::Table":
+            tables[logical] = {**resolver.resolve(props), "TableName": physical[logical]}
+        elif kind == "AWS::SecretsManager::Secret":
+            secrets[logical] = {**resolver.resolve(props), "Name": physical[logical]}
+        elif kind == "AWS::Serverless::Function":
+            p = resolver.resolve({k: v for k, v in props.items() if k != "Events"})
+            env = {
+                **(glob.get("Environment", {}).get("Variables", {})),
+                **(p.get("Environment", {}).get("Variables", {})),
+            }
+            functions[logical] = Function(
+                logical_id=logical,
+                code_uri=(path.parent / p["CodeUri"]).resolve(),
+                handler=p.get("Handler", glob.get("Handler", "app.lambda_handler")),
+                timeout=int(p.get("Timeout", glob.get("Timeout", 3))),
+                memory_mb=int(p.get("MemorySize", glob.get("MemorySize", 128))),
+                environment={k: _env_str(v) for k, v in env.items()},
+            )
+            for event in (props.get("Events") or {}).values():
+                if event.get("Type") != "Api":
+                    continue
+                ep = event["Properties"]
+                auth = (ep.get("Auth") or {}).get("Authorizer", "__default__")
+                routes.append(Route(ep["Method"].upper(), ep["Path"], logical, auth))
+
+    auth_cfg = api_props.get("Auth") or {}
+    default_auth = auth_cfg.get("DefaultAuthorizer")
+    routes = [
+        Route(r.method, r.path, r.function,
+              None if r.authorizer == "NONE" else (default_auth if r.authorizer == "__default__" else r.authorizer))
+        for r in routes
+    ]
+    authorizers: dict[str, Authorizer] = {}
+    function_by_arn = {
+        resolver.resolve({"Fn::GetAtt": [fid, "Arn"]}): fid for fid in functions
+    }
+    for name, spec in (auth_cfg.get("Authorizers") or {}).items():
+        ident = spec.get("Identity") or {}
+        authorizers[name] = Authorizer(
+            name=name,
+            function=function_by_arn[spec["FunctionArn"]],
+            header=ident.get("Header", "Authorization"),
+            validation_expression=ident.get("ValidationExpression"),
+            ttl_seconds=int(ident.get("ReauthorizeEvery", 300)),
+        )
+    return Stack(
+        stage=str(api_props.get("StageName", params.get("StageName", "dev"))),
+        parameters=params,
+        functions=functions,
+        routes=routes,
+        authorizers=authorizers,
+        gateway_responses=api_props.get("GatewayResponses") or {},
+        tables=tables,
+        secrets=secrets,
+        physical_names=physical,
+    )
