@@ -6,7 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The functions run on python3.13 (template.yaml), so the dev venv does too. pyenv installs
 # versions side by side; its shim for python3.13 only works when that version is active.
-PYTHON_BOOT ?= $(shell command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1)
+PYTHON_BOOT ?= $(shell for p in $$(ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null) $$(command -v python3.13); do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/podgate/requirements.txt | cksum | cut -d' ' -f1)
 
 export PYTHONPATH := $(CURDIR)/layers/podgate:$(CURDIR)/local
