@@ -1,0 +1,10 @@
+"""GET /health: the API is up. Deliberately touches nothing else, so it stays cheap."""
+
+from podgate.observability import logger
+
+_BODY = '{"status":"ok","source":"runpod_api"}'
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event, context):
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": _BODY}

@@ -1,0 +1,76 @@
+"""The TOKEN authorizer's logic: verify the Bearer JWT, answer with an Allow policy.
+
+Every failure raises the literal Exception("Unauthorized"), which API Gateway turns into a 401;
+a Deny policy would be a 403, and any other error a 500. The Allow covers every /pods route
+because API Gateway caches the policy per token and reuses it for the caller's next requests
+on other routes. Which pods a caller may touch is decided by the handlers, not here.
+
+Kept free of boto3, requests and pydantic: this runs before every uncached request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerResponse,
+    HttpVerb,
+)
+
+from podgate import runtime
+from podgate.errors import PodgateError
+
+log = logging.getLogger(__name__)
+
+PROTECTED_RESOURCES = ("/pods", "/pods/*")
+
+
+def bearer_token(header_value: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive,
+    and anything else (other schemes, extra spaces, missing token) is no token at all."""
+    if not header_value:
+        return None
+    scheme, sep, token = header_value.partition(" ")
+    if not sep or scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def authorize(event: dict[str, Any]) -> dict[str, Any]:
+    token = bearer_token(event.get("authorizationToken"))
+    if token is None:
+        log.info("authorizer: no bearer token")
+        raise Exception("Unauthorized")
+    try:
+        claims = runtime.token_service().verify(token)
+    except PodgateError as exc:
+        if exc.status != 401:
+            # A configuration problem (keyring unreadable) must show in the logs; the caller
+            # still only learns that it is not authorized.
+            log.error("authorizer: cannot verify tokens", extra={"cause": exc.detail})
+        else:
+            log.info("authorizer: token rejected")
+        raise Exception("Unauthorized") from None
+    # methodArn: arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path}
+    parts = event["methodArn"].split(":")
+    region, account = parts[3], parts[4]
+    api_id, stage = parts[5].split("/")[:2]
+    policy = APIGatewayAuthorizerResponse(
+        principal_id=claims["sub"],
+        region=region,
+        aws_account_id=account,
+        api_id=api_id,
+        stage=stage,
+        context={
+            "sub": claims["sub"],
+            "role": claims["role"],
+            "jti": claims["jti"],
+            "exp": str(claims["exp"]),
+            "ver": str(claims["ver"]),
+        },
+    )
+    for resource in PROTECTED_RESOURCES:
+        policy.allow_route(http_method=HttpVerb.ALL, resource=resource)
+    log.info("authorizer: allowed", extra={"user": claims["sub"], "token_id": claims["jti"]})
+    return policy.asdict()
