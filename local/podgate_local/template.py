@@ -71,6 +71,11 @@ class Function:
     timeout: int
     memory_mb: int
     environment: dict[str, str]
+    name: str = ""  # physical FunctionName (AWS_LAMBDA_FUNCTION_NAME); the logical id when empty
+    runtime: str = "python3.13"
+    # Local directories of the template's own layers, in the order Lambda stacks them under
+    # /opt. Layers given only by ARN (the secrets extension) have no local code and are omitted.
+    layers: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,9 @@ class Stack:
     tables: dict[str, dict[str, Any]]  # logical id -> resolved Properties (plus TableName)
     secrets: dict[str, dict[str, Any]]  # logical id -> resolved Properties (plus Name)
     physical_names: dict[str, str] = field(default_factory=dict)
+    region: str = "us-east-1"
+    api_name: str = ""
+    binary_media_types: tuple[str, ...] = ()
 
 
 class Resolver:
@@ -166,9 +174,10 @@ class Resolver:
                 if attr == "Arn":
                     kind = self.raw["Resources"][logical]["Type"]
                     name = self.physical.get(logical, logical)
+                    region = self._ref("AWS::Region")
                     if kind == "AWS::DynamoDB::Table":
-                        return f"arn:aws:dynamodb:us-east-1:000000000000:table/{name}"
-                    return f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+                        return f"arn:aws:dynamodb:{region}:000000000000:table/{name}"
+                    return f"arn:aws:lambda:{region}:000000000000:function:{name}"
                 raise KeyError(f"unsupported GetAtt {logical}.{attr}")
             if key == "Fn::If":
                 cond, yes, no = arg
@@ -214,7 +223,8 @@ def load_stack(
         elif kind == "AWS::Serverless::Function":
             physical[logical] = f"{stack_name}-{logical}"
         elif kind == "AWS::Serverless::LayerVersion":
-            physical[logical] = f"arn:aws:lambda:us-east-1:000000000000:layer:{stack_name}-{logical}:1"
+            region = params.get("AWS::Region", "us-east-1")
+            physical[logical] = f"arn:aws:lambda:{region}:000000000000:layer:{stack_name}-{logical}:1"
         else:
             physical[logical] = logical
     resolver = Resolver(raw, params, physical)
@@ -224,6 +234,11 @@ def load_stack(
             physical[logical] = name  # Ref of a secret is its ARN in AWS; the name works as SecretId too
 
     glob = resolver.resolve((raw.get("Globals") or {}).get("Function", {}))
+    layer_dirs = {
+        physical[logical]: _layer_dir(path.parent, res)
+        for logical, res in resources.items()
+        if res["Type"] == "AWS::Serverless::LayerVersion"
+    }
     functions: dict[str, Function] = {}
     routes: list[Route] = []
     api_props: dict[str, Any] = {}
@@ -244,6 +259,8 @@ def load_stack(
                 **(glob.get("Environment", {}).get("Variables", {})),
                 **(p.get("Environment", {}).get("Variables", {})),
             }
+            # SAM appends a function's own Layers to the Globals' ones.
+            layer_refs = [*glob.get("Layers", []), *p.get("Layers", [])]
             functions[logical] = Function(
                 logical_id=logical,
                 code_uri=(path.parent / p["CodeUri"]).resolve(),
@@ -251,6 +268,9 @@ def load_stack(
                 timeout=int(p.get("Timeout", glob.get("Timeout", 3))),
                 memory_mb=int(p.get("MemorySize", glob.get("MemorySize", 128))),
                 environment={k: _env_str(v) for k, v in env.items()},
+                name=str(p.get("FunctionName", physical[logical])),
+                runtime=str(p.get("Runtime", glob.get("Runtime", "python3.13"))),
+                layers=tuple(layer_dirs[ref] for ref in layer_refs if ref in layer_dirs),
             )
             for event in (props.get("Events") or {}).values():
                 if event.get("Type") != "Api":
@@ -289,4 +309,21 @@ def load_stack(
         tables=tables,
         secrets=secrets,
         physical_names=physical,
+        region=str(params.get("AWS::Region", "us-east-1")),
+        api_name=str(api_props.get("Name", f"{stack_name}-api")),
+        binary_media_types=tuple(
+            # OpenAPI-style escaping: "image~1png" in the template means image/png.
+            str(t).replace("~1", "/") for t in api_props.get("BinaryMediaTypes") or ()
+        ),
     )
+
+
+def _layer_dir(template_dir: Path, resource: dict[str, Any]) -> Path:
+    """Where a layer's importable code sits, i.e. what Lambda mounts as /opt/python.
+
+    `sam build` with a BuildMethod copies ContentUri into python/ (so ContentUri itself is the
+    import root); a layer without one must already contain the python/ folder Lambda expects.
+    """
+    content = (template_dir / resource["Properties"]["ContentUri"]).resolve()
+    built = "BuildMethod" in (resource.get("Metadata") or {})
+    return content if built or not (content / "python").is_dir() else content / "python"

@@ -71,6 +71,6 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
         },
     )
     for resource in PROTECTED_RESOURCES:
-        policy.allow_route(http_method=HttpVerb.ALL, resource=resource)
+        policy.allow_route(http_method=HttpVerb.ALL.value, resource=resource)
     log.info("authorizer: allowed", extra={"user": claims["sub"], "token_id": claims["jti"]})
     return policy.asdict()

@@ -1,0 +1,58 @@
+"""Repositories against moto, with tables created from template.yaml's own definitions."""
+
+import pytest
+from moto import mock_aws
+
+from podgate.models.domain import PodRecord
+from podgate.repositories.dynamo import dynamodb_client
+from podgate.repositories.pods import PodRecordsRepository
+from podgate.repositories.users import UserExists, UserMissing, UsersRepository
+from podgate_local.template import load_stack
+
+
+@pytest.fixture
+def tables(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    dynamodb_client.cache_clear()
+    with mock_aws():
+        client = dynamodb_client()
+        names = {}
+        for logical, props in load_stack().tables.items():
+            keep = ("TableName", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+            client.create_table(**{k: v for k, v in props.items() if k in keep})
+            names[logical] = props["TableName"]
+        yield names
+    dynamodb_client.cache_clear()
+
+
+def test_user_lifecycle_bumps_token_version_on_every_change(tables):
+    repo = UsersRepository(tables["UsersTable"])
+    created = repo.create("alice", "hash1", "user")
+    assert (created.role, created.disabled, created.token_version) == ("user", False, 0)
+    with pytest.raises(UserExists):
+        repo.create("alice", "hash2", "admin")
+    assert repo.set_password("alice", "hash2").token_version == 1
+    assert repo.set_role("alice", "admin").token_version == 2
+    disabled = repo.set_disabled("alice", True)
+    assert disabled.disabled and disabled.token_version == 3
+    got = repo.get("alice")
+    assert (got.password_hash, got.role, got.disabled, got.token_version) == ("hash2", "admin", True, 3)
+    assert repo.get("bob") is None
+    with pytest.raises(UserMissing):
+        repo.set_role("bob", "admin")
+    assert [u.username for u in repo.list()] == ["alice"]
+
+
+def test_pod_records_by_owner_and_all(tables):
+    repo = PodRecordsRepository(tables["PodsTable"])
+    for i, owner in enumerate(["alice", "bob", "alice"]):
+        repo.put(PodRecord(f"pod{i}", owner, f"n{i}", "img", "Tesla T4", 1, f"2026-12-03T10:00:0{i}Z"))
+    assert [r.pod_id for r in repo.list_by_owner("alice")] == ["pod0", "pod2"]
+    assert sorted(r.pod_id for r in repo.list_all()) == ["pod0", "pod1", "pod2"]
+    assert repo.get("pod1").owner == "bob"
+    repo.delete("pod1")
+    assert repo.get("pod1") is None
+    assert repo.list_by_owner("bob") == []
