@@ -1,16 +1,86 @@
-"""Powertools Logger for the whole package.
+"""Powertools Logger for the whole package, with secrets redacted on the way out.
 
 The Logger is named after the service ("podgate"), so every module's plain
 `logging.getLogger(__name__)` ("podgate.services.pods", ...) propagates into it and comes out
 as the same structured JSON, with the request's correlation id.
+
+Redaction happens in the formatter, the last step before a line is written, so it covers
+messages, extra keys and tracebacks alike: values under sensitive key names, bearer tokens and
+anything JWT-shaped, and every secret value this process has seen (the RunPod key, the signing
+keys, pod env values), registered with `redact()`.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import threading
+from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "podgate")
+MASK = "***"
+_SENSITIVE_KEYS = frozenset(
+    {"password", "new_password", "access_token", "token", "authorization", "api_key", "apikey", "secret",
+     "secretstring", "env", "key", "signing_key", "cookie", "set-cookie", "x-api-key"}
+)
+_PATTERNS = (
+    re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"),  # JWTs
+    re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"rpa_[A-Za-z0-9]{8,}"),  # RunPod API keys
+)
+_MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
 
-logger = Logger(service=SERVICE)
+
+class _Secrets:
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, value: str) -> None:
+        if len(value) >= _MIN_SECRET_LENGTH and value not in self._values:
+            with self._lock:
+                self._values.add(value)
+                alternatives = sorted(self._values, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(v) for v in alternatives))
+
+    def scrub(self, text: str) -> str:
+        pattern = self._pattern
+        return pattern.sub(MASK, text) if pattern else text
+
+
+_secrets = _Secrets()
+
+
+def redact(*values: str | None) -> None:
+    """Never let these values reach a log line (secrets, pod env values)."""
+    for value in values:
+        if value:
+            _secrets.add(value)
+
+
+def scrub(value: Any, key: str | None = None) -> Any:
+    if key is not None and key.lower() in _SENSITIVE_KEYS and value not in (None, "", {}, []):
+        return MASK
+    if isinstance(value, str):
+        for pattern in _PATTERNS:
+            value = pattern.sub(lambda m: (m.group(1) + " " if m.lastindex else "") + MASK, value)
+        return _secrets.scrub(value)
+    if isinstance(value, dict):
+        return {k: scrub(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return scrub(str(value))  # exceptions and other objects are logged as their str()
+
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    def serialize(self, log: dict[str, Any]) -> str:
+        return super().serialize(scrub(log))
+
+
+logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())

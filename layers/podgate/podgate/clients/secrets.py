@@ -17,6 +17,7 @@ import urllib.parse
 from collections.abc import Callable
 
 from podgate.errors import ConfigurationError
+from podgate.observability import redact
 
 _DEFAULT_PORT = 2773
 
@@ -71,4 +72,5 @@ class SecretsClient:
             raise ConfigurationError(f"secret {secret_id!r} has no SecretString") from None
         if not isinstance(value, str):
             raise ConfigurationError(f"secret {secret_id!r} has no SecretString")
+        redact(value, value.strip())
         return value

@@ -27,6 +27,7 @@ import jwt
 from podgate.config import TokenSettings
 from podgate.errors import ConfigurationError, Unauthorized
 from podgate.models.domain import ROLES
+from podgate.observability import redact
 
 ALGORITHM = "HS256"
 MAX_TOKEN_BYTES = 4096
@@ -67,6 +68,7 @@ class Keyring:
             raise ConfigurationError("signing keyring secret is malformed") from None
         if not keys or any(len(k.key) < 32 for k in keys):
             raise ConfigurationError("signing keyring needs at least one key of 32+ bytes")
+        redact(*(k.key.decode() for k in keys))
         return cls(keys)
 
     def to_json(self) -> str:
