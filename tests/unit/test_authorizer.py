@@ -53,7 +53,7 @@ def test_scheme_is_case_insensitive(tokens):
 def test_anything_else_is_unauthorized(tokens, header):
     token = tokens.issue(subject="alice", role="user", version=0).token
     event = {"authorizationToken": header.format(t=token) if header else header, "methodArn": METHOD_ARN}
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.authorize(event)
 
 
@@ -62,6 +62,6 @@ def test_unreadable_keyring_is_still_just_unauthorized(monkeypatch, caplog):
     broken = TokenService(settings, lambda fresh: "not json")
     monkeypatch.setattr(runtime, "token_service", lambda: broken)
     token = TokenService(settings, lambda fresh: KEYRING).issue(subject="a", role="user", version=0).token
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.authorize({"authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN})
     assert "cannot verify tokens" in caplog.text
