@@ -112,9 +112,7 @@ class Resolver:
         self.raw = raw
         self.parameters = parameters
         self.physical = physical
-        self.conditions = {
-            name: self._condition(expr) for name, expr in (raw.get("Conditions") or {}).items()
-        }
+        self.conditions = {name: self._condition(expr) for name, expr in (raw.get("Conditions") or {}).items()}
 
     def _condition(self, expr: Any) -> bool:
         if isinstance(expr, dict):
@@ -154,7 +152,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return _NO_VALUE if arg == "AWS::NoValue" else self._ref(arg)
             if key == "Fn::Sub":
@@ -215,18 +213,7 @@ def load_stack(
     params["AWS::StackName"] = stack_name
     resources: dict[str, Any] = raw["Resources"]
 
-    physical: dict[str, str] = {}
-    for logical, res in resources.items():
-        kind = res["Type"]
-        if kind == "AWS::DynamoDB::Table":
-            physical[logical] = f"{stack_name}-{logical}"
-        elif kind == "AWS::Serverless::Function":
-            physical[logical] = f"{stack_name}-{logical}"
-        elif kind == "AWS::Serverless::LayerVersion":
-            region = params.get("AWS::Region", "us-east-1")
-            physical[logical] = f"arn:aws:lambda:{region}:000000000000:layer:{stack_name}-{logical}:1"
-        else:
-            physical[logical] = logical
+    physical = _physical_names(resources, params, stack_name)
     resolver = Resolver(raw, params, physical)
     for logical, res in resources.items():
         if res["Type"] == "AWS::SecretsManager::Secret":
@@ -255,23 +242,7 @@ def load_stack(
             secrets[logical] = {**resolver.resolve(props), "Name": physical[logical]}
         elif kind == "AWS::Serverless::Function":
             p = resolver.resolve({k: v for k, v in props.items() if k != "Events"})
-            env = {
-                **(glob.get("Environment", {}).get("Variables", {})),
-                **(p.get("Environment", {}).get("Variables", {})),
-            }
-            # SAM appends a function's own Layers to the Globals' ones.
-            layer_refs = [*glob.get("Layers", []), *p.get("Layers", [])]
-            functions[logical] = Function(
-                logical_id=logical,
-                code_uri=(path.parent / p["CodeUri"]).resolve(),
-                handler=p.get("Handler", glob.get("Handler", "app.lambda_handler")),
-                timeout=int(p.get("Timeout", glob.get("Timeout", 3))),
-                memory_mb=int(p.get("MemorySize", glob.get("MemorySize", 128))),
-                environment={k: _env_str(v) for k, v in env.items()},
-                name=str(p.get("FunctionName", physical[logical])),
-                runtime=str(p.get("Runtime", glob.get("Runtime", "python3.13"))),
-                layers=tuple(layer_dirs[ref] for ref in layer_refs if ref in layer_dirs),
-            )
+            functions[logical] = _function(logical, p, glob, path.parent, physical[logical], layer_dirs)
             for event in (props.get("Events") or {}).values():
                 if event.get("Type") != "Api":
                     continue
@@ -281,15 +252,10 @@ def load_stack(
 
     auth_cfg = api_props.get("Auth") or {}
     default_auth = auth_cfg.get("DefaultAuthorizer")
-    routes = [
-        Route(r.method, r.path, r.function,
-              None if r.authorizer == "NONE" else (default_auth if r.authorizer == "__default__" else r.authorizer))
-        for r in routes
-    ]
+    resolved = {"NONE": None, "__default__": default_auth}
+    routes = [Route(r.method, r.path, r.function, resolved.get(r.authorizer, r.authorizer)) for r in routes]
     authorizers: dict[str, Authorizer] = {}
-    function_by_arn = {
-        resolver.resolve({"Fn::GetAtt": [fid, "Arn"]}): fid for fid in functions
-    }
+    function_by_arn = {resolver.resolve({"Fn::GetAtt": [fid, "Arn"]}): fid for fid in functions}
     for name, spec in (auth_cfg.get("Authorizers") or {}).items():
         ident = spec.get("Identity") or {}
         authorizers[name] = Authorizer(
@@ -313,8 +279,51 @@ def load_stack(
         api_name=str(api_props.get("Name", f"{stack_name}-api")),
         binary_media_types=tuple(
             # OpenAPI-style escaping: "image~1png" in the template means image/png.
-            str(t).replace("~1", "/") for t in api_props.get("BinaryMediaTypes") or ()
+            str(t).replace("~1", "/")
+            for t in api_props.get("BinaryMediaTypes") or ()
         ),
+    )
+
+
+def _physical_names(resources: dict[str, Any], params: dict[str, str], stack_name: str) -> dict[str, str]:
+    physical: dict[str, str] = {}
+    for logical, res in resources.items():
+        kind = res["Type"]
+        if kind in ("AWS::DynamoDB::Table", "AWS::Serverless::Function"):
+            physical[logical] = f"{stack_name}-{logical}"
+        elif kind == "AWS::Serverless::LayerVersion":
+            region = params.get("AWS::Region", "us-east-1")
+            physical[logical] = f"arn:aws:lambda:{region}:000000000000:layer:{stack_name}-{logical}:1"
+        else:
+            physical[logical] = logical
+    return physical
+
+
+def _function(
+    logical: str,
+    props: dict[str, Any],
+    glob: dict[str, Any],
+    template_dir: Path,
+    physical_name: str,
+    layer_dirs: dict[str, Path],
+) -> Function:
+    """One function from its resolved Properties and the resolved Globals."""
+    env = {
+        **(glob.get("Environment", {}).get("Variables", {})),
+        **(props.get("Environment", {}).get("Variables", {})),
+    }
+    # SAM appends a function's own Layers to the Globals' ones.
+    layer_refs = [*glob.get("Layers", []), *props.get("Layers", [])]
+    return Function(
+        logical_id=logical,
+        code_uri=(template_dir / props["CodeUri"]).resolve(),
+        handler=props.get("Handler", glob.get("Handler", "app.lambda_handler")),
+        timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
+        memory_mb=int(props.get("MemorySize", glob.get("MemorySize", 128))),
+        environment={k: _env_str(v) for k, v in env.items()},
+        name=str(props.get("FunctionName", physical_name)),
+        runtime=str(props.get("Runtime", glob.get("Runtime", "python3.13"))),
+        layers=tuple(layer_dirs[ref] for ref in layer_refs if ref in layer_dirs),
     )
 
 

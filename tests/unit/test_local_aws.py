@@ -40,9 +40,7 @@ def endpoint():
 def stack():
     # moto keeps its state per process, shared by every server in it: names of its own keep
     # this module apart from the LocalStacks below and from other test modules.
-    return load_stack(
-        parameter_overrides={"RunPodApiKeySecretName": "awstest/runpod-api-key"}, stack_name="awstest"
-    )
+    return load_stack(parameter_overrides={"RunPodApiKeySecretName": "awstest/runpod-api-key"}, stack_name="awstest")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,891 @@
+"""A local API Gateway (REST API, Lambda proxy integration) built from template.yaml.
+
+What `sam local start-api` does with Docker, this does with worker processes (worker.py), and
+it adds the parts `sam local` leaves out or gets wrong for this API: the TOKEN authorizer with
+its ValidationExpression, result cache and IAM policy evaluation; Gateway Responses from the
+template; MISSING_AUTHENTICATION_TOKEN for unknown routes; the 10 MB payload limit; and the
+integration timeout. Behaviour follows API Gateway's, not sam local's, wherever they differ.
+
+Requests are served at the root (http://127.0.0.1:3000/pods, as `sam local start-api` does)
+and under the stage prefix (http://127.0.0.1:3000/dev/pods, as the execute-api URL does).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import fnmatch
+import functools
+import hashlib
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from podgate_local.template import Authorizer, Route, Stack
+from podgate_local.worker import (
+    ACCOUNT_ID,
+    FunctionPool,
+    Invocation,
+    LogSink,
+    invoke_once,
+    lambda_environment,
+    stderr_sink,
+)
+
+__all__ = ["GatewayResponse", "LocalGateway", "evaluate_policy", "invoke_once"]
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's hard limit for REST APIs
+_DRAIN_LIMIT = 8 * MAX_PAYLOAD_BYTES  # past this, an oversized body is not even read to the end
+INTEGRATION_TIMEOUT_SECONDS = 29.0
+
+# type -> (default status, x-amzn-ErrorType, default message). Messages are API Gateway's own;
+# None is what it sends for authorizer errors ({"message": null}).
+_RESPONSE_TYPES: dict[str, tuple[int, str, str | None]] = {
+    "UNAUTHORIZED": (401, "UnauthorizedException", "Unauthorized"),
+    "ACCESS_DENIED": (403, "AccessDeniedException", "User is not authorized to access this resource"),
+    "MISSING_AUTHENTICATION_TOKEN": (
+        403,
+        "MissingAuthenticationTokenException",
+        "Missing Authentication Token",
+    ),
+    "AUTHORIZER_FAILURE": (500, "AuthorizerFailureException", None),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, "AuthorizerConfigurationException", None),
+    "REQUEST_TOO_LARGE": (413, "RequestTooLargeException", "Request Too Long"),
+    "INTEGRATION_FAILURE": (504, "InternalServerErrorException", "Internal server error"),
+    "INTEGRATION_TIMEOUT": (504, "InternalServerErrorException", "Endpoint request timed out"),
+    "RESOURCE_NOT_FOUND": (404, "ResourceNotFoundException", "Resource not found"),
+    "THROTTLED": (429, "TooManyRequestsException", "Too Many Requests"),
+    "BAD_REQUEST_BODY": (400, "BadRequestException", "Invalid request body"),
+    "DEFAULT_4XX": (400, "BadRequestException", "Bad Request"),
+    "DEFAULT_5XX": (500, "InternalServerErrorException", "Internal server error"),
+}
+
+# Headers API Gateway owns on the way out; a function cannot set them.
+_HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
+_PROXY_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+
+
+# --------------------------------------------------------------------------------------------
+# Gateway responses
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GatewayResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class GatewayResponses:
+    """The template's GatewayResponses, with API Gateway's fallbacks.
+
+    A type the template customises wins; otherwise DEFAULT_4XX / DEFAULT_5XX by the type's
+    status class; otherwise API Gateway's built-in `{"message": ...}`.
+    """
+
+    def __init__(self, configured: Mapping[str, Mapping[str, Any]]) -> None:
+        self._configured = configured
+
+    def render(
+        self,
+        response_type: str,
+        *,
+        request_id: str,
+        request_headers: Mapping[str, str],
+        message: str | None = None,
+        status: int | None = None,
+    ) -> GatewayResponse:
+        """`message` and `status` replace the type's defaults (the template's StatusCode still wins)."""
+        default_status, error_type, default_message = _RESPONSE_TYPES[response_type]
+        message = message if message is not None else default_message
+        status = status or default_status
+        entry = self._configured.get(response_type)
+        if entry is None:
+            entry = self._configured.get("DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX")
+        entry = entry or {}
+        if entry.get("StatusCode"):
+            status = int(entry["StatusCode"])
+        template = (entry.get("ResponseTemplates") or {}).get("application/json")
+        if template is None:
+            body = json.dumps({"message": message})
+        else:
+            body = (
+                template.replace("$context.error.messageString", json.dumps(message))
+                .replace("$context.error.message", "" if message is None else message)
+                .replace("$context.error.responseType", response_type)
+                .replace("$context.requestId", request_id)
+            )
+        headers = [("Content-Type", "application/json")]
+        lowered = {k.lower(): v for k, v in request_headers.items()}
+        for name, value in ((entry.get("ResponseParameters") or {}).get("Headers") or {}).items():
+            value = str(value)
+            if value.startswith("method.request.header."):
+                found = lowered.get(value.removeprefix("method.request.header.").lower())
+                if found is None:
+                    continue
+                value = found
+            else:
+                value = value.strip("'")
+            headers = [(k, v) for k, v in headers if k.lower() != name.lower()] + [(name, value)]
+        headers.append(("x-amzn-ErrorType", error_type))
+        return GatewayResponse(status, headers, body.encode())
+
+
+# --------------------------------------------------------------------------------------------
+# Routing
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Resource:
+    path: str
+    pattern: re.Pattern[str]
+    methods: dict[str, Route]
+    rank: tuple[int, ...]
+    resource_id: str
+
+
+class Router:
+    """Resources and methods from the template, matched the way API Gateway walks its tree:
+    at each segment a literal beats a {param}, which beats a greedy {proxy+}."""
+
+    def __init__(self, routes: Iterable[Route], api_id: str) -> None:
+        by_path: dict[str, dict[str, Route]] = {}
+        for route in routes:
+            by_path.setdefault(route.path, {})[route.method] = route
+        self._resources = sorted(
+            (
+                _Resource(
+                    path,
+                    next(iter(methods.values())).pattern,
+                    methods,
+                    tuple(_segment_rank(s) for s in path.strip("/").split("/") if s),
+                    hashlib.sha1(f"{api_id}{path}".encode()).hexdigest()[:6],  # noqa: S324 - an id, not security
+                )
+                for path, methods in by_path.items()
+            ),
+            key=lambda r: r.rank,
+            reverse=True,
+        )
+
+    def match(self, path: str) -> tuple[_Resource, dict[str, str]] | None:
+        if len(path) > 1 and path.endswith("/"):  # API Gateway ignores one trailing slash
+            path = path[:-1]
+        for resource in self._resources:
+            m = resource.pattern.match(path)
+            if m:
+                return resource, {k: unquote(v) for k, v in m.groupdict().items()}
+        return None
+
+
+def _segment_rank(segment: str) -> int:
+    if segment.startswith("{") and segment.endswith("+}"):
+        return 0
+    return 1 if segment.startswith("{") else 2
+
+
+# --------------------------------------------------------------------------------------------
+# TOKEN authorizer
+# --------------------------------------------------------------------------------------------
+
+
+class MalformedPolicy(ValueError):
+    pass
+
+
+@functools.lru_cache(maxsize=512)
+def _iam_pattern(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    # IAM wildcards: * is any run of characters (":" and "/" included), ? is one character.
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _as_list(value: Any, what: str) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+        raise MalformedPolicy(f"{what} must be a string or a non-empty list of strings")
+    return items
+
+
+def evaluate_policy(document: Any, method_arn: str) -> tuple[bool, bool]:
+    """(allowed, explicitly denied) for execute-api:Invoke on `method_arn`, as IAM decides:
+    an explicit Deny wins, and without any matching Allow the answer is deny."""
+    if not isinstance(document, dict):
+        raise MalformedPolicy("policyDocument must be an object")
+    statements = document.get("Statement")
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        raise MalformedPolicy("policyDocument.Statement must be an object or a list")
+    allowed = False
+    for st in statements:
+        if not isinstance(st, dict) or st.get("Effect") not in ("Allow", "Deny"):
+            raise MalformedPolicy("each Statement needs Effect Allow or Deny")
+        actions = _as_list(st.get("Action"), "Action")
+        resources = _as_list(st.get("Resource"), "Resource")
+        if not any(_iam_pattern(a, True).fullmatch("execute-api:Invoke") for a in actions):
+            continue
+        if not any(_iam_pattern(r, False).fullmatch(method_arn) for r in resources):
+            continue
+        if st["Effect"] == "Deny":
+            return False, True
+        allowed = True
+    return allowed, False
+
+
+@dataclass
+class _Decision:
+    principal_id: str
+    policy: dict[str, Any]
+    context: dict[str, str]
+    expires_at: float
+
+
+@dataclass
+class AuthOutcome:
+    allowed: bool
+    response_type: str | None = None  # the gateway response when not allowed
+    message: str | None = None
+    authorizer_context: dict[str, Any] | None = None
+
+
+class TokenAuthorizer:
+    """One TOKEN authorizer: identity check, cache, invocation and policy evaluation."""
+
+    def __init__(self, spec: Authorizer, pool: FunctionPool, log: LogSink, clock: Callable[[], float]) -> None:
+        self.spec = spec
+        self._pool = pool
+        self._log = log
+        self._clock = clock
+        self._validation = re.compile(spec.validation_expression) if spec.validation_expression else None
+        self._cache: dict[str, _Decision] = {}
+        self._lock = threading.Lock()
+        self.invocations = 0
+
+    def authorize(self, headers: Mapping[str, str], method_arn: str, give_up_after: float) -> AuthOutcome:
+        token = _header(headers, self.spec.header)
+        if not token:
+            return AuthOutcome(False, "UNAUTHORIZED")
+        if self._validation is not None and not self._validation.fullmatch(token):
+            return AuthOutcome(False, "UNAUTHORIZED")
+        decision, latency_ms = self._cached(token), 0
+        if decision is None:
+            started = time.monotonic()
+            decision_or_outcome = self._invoke(token, method_arn, give_up_after)
+            if isinstance(decision_or_outcome, AuthOutcome):
+                return decision_or_outcome
+            decision = decision_or_outcome
+            latency_ms = int((time.monotonic() - started) * 1000)
+        try:
+            allowed, explicit = evaluate_policy(decision.policy, method_arn)
+        except MalformedPolicy as exc:
+            self._forget(token)
+            self._log(f"[ApiGateway] Execution failed due to configuration error: {exc}")
+            return AuthOutcome(False, "AUTHORIZER_CONFIGURATION_ERROR")
+        if not allowed:
+            message = "User is not authorized to access this resource" + (" with an explicit deny" if explicit else "")
+            return AuthOutcome(False, "ACCESS_DENIED", message)
+        return AuthOutcome(
+            True,
+            authorizer_context={
+                **decision.context,
+                "principalId": decision.principal_id,
+                "integrationLatency": latency_ms,
+            },
+        )
+
+    def _cached(self, token: str) -> _Decision | None:
+        if self.spec.ttl_seconds <= 0:
+            return None
+        with self._lock:
+            hit = self._cache.get(token)
+            if hit is not None and hit.expires_at <= self._clock():
+                del self._cache[token]
+                hit = None
+            return hit
+
+    def _forget(self, token: str) -> None:
+        with self._lock:
+            self._cache.pop(token, None)
+
+    def _invoke(self, token: str, method_arn: str, give_up_after: float) -> _Decision | AuthOutcome:
+        with self._lock:
+            self.invocations += 1
+        event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+        inv = self._pool.invoke(event, give_up_after=give_up_after)
+        if inv.abandoned:
+            self._log(f"[ApiGateway] Authorizer {self.spec.name} did not answer in time")
+            return AuthOutcome(False, "AUTHORIZER_CONFIGURATION_ERROR")
+        if inv.error:
+            # Only this exact message means "the token is bad"; any other failure is the
+            # authorizer's own fault, which API Gateway reports as a configuration error.
+            if isinstance(inv.payload, dict) and inv.payload.get("errorMessage") == "Unauthorized":
+                return AuthOutcome(False, "UNAUTHORIZED")
+            self._log(f"[ApiGateway] Execution failed due to configuration error: authorizer error ({inv.error})")
+            return AuthOutcome(False, "AUTHORIZER_CONFIGURATION_ERROR")
+        try:
+            decision = self._decision(inv.payload)
+        except MalformedPolicy as exc:
+            self._log(f"[ApiGateway] Execution failed due to configuration error: bad authorizer response: {exc}")
+            return AuthOutcome(False, "AUTHORIZER_CONFIGURATION_ERROR")
+        if self.spec.ttl_seconds > 0:
+            with self._lock:
+                if len(self._cache) > 1024:
+                    now = self._clock()
+                    self._cache = {k: v for k, v in self._cache.items() if v.expires_at > now}
+                self._cache[token] = decision
+        return decision
+
+    def _decision(self, payload: Any) -> _Decision:
+        if not isinstance(payload, dict):
+            raise MalformedPolicy("the response must be an object")
+        principal = payload.get("principalId")
+        if not isinstance(principal, str):
+            raise MalformedPolicy("principalId is missing")
+        policy = payload.get("policyDocument")
+        if not isinstance(policy, dict):
+            raise MalformedPolicy("policyDocument is missing")
+        raw_context = payload.get("context") or {}
+        if not isinstance(raw_context, dict):
+            raise MalformedPolicy("context must be an object")
+        context: dict[str, str] = {}
+        for key, value in raw_context.items():
+            # REST APIs hand context values to the integration as strings.
+            if isinstance(value, bool):
+                context[key] = "true" if value else "false"
+            elif isinstance(value, (str, int, float)):
+                context[key] = value if isinstance(value, str) else json.dumps(value)
+            else:
+                raise MalformedPolicy(f"context value {key!r} must be a string, number or boolean")
+        return _Decision(principal, policy, context, self._clock() + self.spec.ttl_seconds)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    found = None
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            found = value
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Proxy integration: event in, response out
+# --------------------------------------------------------------------------------------------
+
+
+class MalformedProxyResponse(ValueError):
+    pass
+
+
+def parse_proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body from a Lambda proxy response, checked the way REST APIs do."""
+    if not isinstance(result, dict):
+        raise MalformedProxyResponse("the response is not a JSON object")
+    unknown = set(result) - _PROXY_KEYS
+    if unknown:
+        raise MalformedProxyResponse(f"unexpected keys {sorted(unknown)}")
+    status = result.get("statusCode")
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise MalformedProxyResponse(f"statusCode {status!r} is not an HTTP status")
+    headers = _response_headers(result.get("headers") or {}, result.get("multiValueHeaders") or {})
+    body = result.get("body")
+    if body is None:
+        data = b""
+    elif not isinstance(body, str):
+        raise MalformedProxyResponse("body must be a string")
+    elif result.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedProxyResponse("body is not valid base64") from exc
+    else:
+        data = body.encode()
+    return status, headers, data
+
+
+def _response_headers(single: Any, multi: Any) -> list[tuple[str, str]]:
+    if not isinstance(multi, dict) or not isinstance(single, dict):
+        raise MalformedProxyResponse("headers and multiValueHeaders must be objects")
+    merged: dict[str, tuple[str, list[str]]] = {}
+    for name, values in multi.items():
+        if not isinstance(values, list):
+            raise MalformedProxyResponse(f"multiValueHeaders[{name!r}] must be a list")
+        merged[name.lower()] = (name, [_header_value(v) for v in values])
+    for name, value in single.items():
+        # Where both name a header, API Gateway keeps only the multiValueHeaders values.
+        merged.setdefault(name.lower(), (name, [_header_value(value)]))
+    headers = [(name, v) for key, (name, values) in merged.items() if key not in _HOP_BY_HOP for v in values]
+    if "content-type" not in merged:
+        headers.insert(0, ("Content-Type", "application/json"))
+    return headers
+
+
+def _header_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise MalformedProxyResponse(f"header value {value!r} is not a string, number or boolean")
+
+
+def _grouped(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for key, value in pairs:
+        single[key] = value
+        multi.setdefault(key, []).append(value)
+    return single, multi
+
+
+@dataclass
+class _Request:
+    method: str
+    raw_path: str  # as requested (stage prefix included), still percent-encoded
+    raw_query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+    protocol: str
+
+
+# --------------------------------------------------------------------------------------------
+# The gateway
+# --------------------------------------------------------------------------------------------
+
+
+class LocalGateway:
+    """The API's stage, served on loopback by a threaded HTTP/1.1 server.
+
+    `env` is layered over every function's template environment (the local endpoints);
+    `env_vars` is a `sam local --env-vars` document for per-function overrides. Function logs
+    reach `log_sink` one line at a time as "[FunctionLogicalId] line", the gateway's own
+    execution-log lines as "[ApiGateway] line"; `access_log` gets one line per request.
+    `integration_timeout` is API Gateway's 29 s limit, and `clock` times the authorizer cache
+    (both replaceable so tests need not wait).
+    """
+
+    def __init__(
+        self,
+        stack: Stack,
+        *,
+        env: Mapping[str, str],
+        env_vars: Mapping[str, Mapping[str, str]] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        log_sink: LogSink | None = None,
+        max_concurrency_per_function: int = 4,
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
+        access_log: LogSink | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stack = stack
+        self.host = host
+        self.port = port
+        self.integration_timeout = integration_timeout
+        self._log = log_sink or stderr_sink
+        self._access_log = access_log
+        self.region = env.get("AWS_REGION") or stack.region
+        # Stable across restarts, so ARNs in logs and cached policies look the same each run.
+        self.api_id = _base36(hashlib.sha1(stack.api_name.encode()).digest())[:10]  # noqa: S324
+        self.pools = {
+            fid: FunctionPool(
+                stack,
+                fn,
+                lambda_environment(stack, fn, env, env_vars),
+                log_sink=self._log,
+                max_concurrency=max_concurrency_per_function,
+            )
+            for fid, fn in stack.functions.items()
+        }
+        self.authorizers = {
+            name: TokenAuthorizer(spec, self.pools[spec.function], self._log, clock)
+            for name, spec in stack.authorizers.items()
+        }
+        self.router = Router(stack.routes, self.api_id)
+        self.responses = GatewayResponses(stack.gateway_responses)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> LocalGateway:
+        handler = type("BoundHandler", (_Handler,), {"gateway": self})
+        self._server = ThreadingHTTPServer((self.host, self.port), handler)
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            # stop() waits for up to one poll interval; the default 0.5 s adds up in test suites
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="gateway",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        with self._connections_lock:
+            for conn in self._connections:  # idle keep-alive connections would hold threads
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            self._connections.clear()
+        for pool in self.pools.values():
+            pool.close()
+
+    def __enter__(self) -> LocalGateway:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def stage_url(self) -> str:
+        return f"{self.url}/{self.stack.stage}"
+
+    # -- request processing ----------------------------------------------------------------
+
+    def handle(self, req: _Request) -> GatewayResponse:
+        request_id = str(uuid.uuid4())
+        headers_single, headers_multi = _grouped(req.headers)
+        try:
+            response = self._handle(req, request_id, headers_single, headers_multi)
+        except Exception:
+            for line in traceback.format_exc().rstrip().splitlines():
+                self._log(f"[ApiGateway] {line}")
+            response = self._gateway("DEFAULT_5XX", request_id, headers_single)
+        response.headers.append(("x-amzn-RequestId", request_id))
+        return response
+
+    def _gateway(self, response_type: str, request_id: str, headers: Mapping[str, str], **kw: Any) -> GatewayResponse:
+        return self.responses.render(response_type, request_id=request_id, request_headers=headers, **kw)
+
+    def _handle(
+        self, req: _Request, request_id: str, headers: dict[str, str], multi_headers: dict[str, list[str]]
+    ) -> GatewayResponse:
+        path = req.raw_path
+        stage_prefix = f"/{self.stack.stage}"
+        # Stage URLs first: the user's document and deployed clients use them. A template
+        # resource that itself starts with the stage name stays reachable as /<stage>/<stage>/...
+        if path == stage_prefix or path.startswith(stage_prefix + "/"):
+            path = path[len(stage_prefix) :] or "/"
+        found = self.router.match(path)
+        route = None
+        if found is not None:
+            resource, path_params = found
+            route = resource.methods.get(req.method) or resource.methods.get("ANY")
+        if found is None or route is None:
+            return self._gateway("MISSING_AUTHENTICATION_TOKEN", request_id, headers)
+
+        authorizer_context = None
+        if route.authorizer:
+            method_arn = (
+                f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{self.api_id}/{self.stack.stage}/"
+                f"{req.method}/{path.lstrip('/')}"
+            )
+            outcome = self.authorizers[route.authorizer].authorize(headers, method_arn, self.integration_timeout)
+            if not outcome.allowed:
+                return self._gateway(
+                    outcome.response_type or "ACCESS_DENIED", request_id, headers, message=outcome.message
+                )
+            authorizer_context = outcome.authorizer_context
+
+        trace_id = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+        event = self._event(
+            req,
+            path,
+            resource,
+            route,
+            path_params,
+            headers,
+            multi_headers,
+            request_id,
+            trace_id,
+            authorizer_context,
+        )
+        inv = self.pools[route.function].invoke(
+            event,
+            trace_id=f"{trace_id};Parent={secrets.token_hex(8)};Sampled=0",
+            give_up_after=self.integration_timeout,
+        )
+        return self._integration_response(inv, route, request_id, headers)
+
+    def _integration_response(
+        self, inv: Invocation, route: Route, request_id: str, headers: Mapping[str, str]
+    ) -> GatewayResponse:
+        if inv.abandoned:
+            self._log(f"[ApiGateway] {route.method} {route.path}: Execution failed due to a timeout error")
+            return self._gateway("INTEGRATION_TIMEOUT", request_id, headers)
+        if inv.error:
+            # A function error is not a Gateway Response type of its own: 502 through DEFAULT_5XX.
+            self._log(f"[ApiGateway] {route.method} {route.path}: Lambda function failed ({inv.error})")
+            return self._gateway("DEFAULT_5XX", request_id, headers, status=502)
+        try:
+            status, out_headers, body = parse_proxy_response(inv.payload)
+        except MalformedProxyResponse as exc:
+            self._log(
+                f"[ApiGateway] {route.method} {route.path}: Execution failed due to configuration error: "
+                f"Malformed Lambda proxy response ({exc})"
+            )
+            return self._gateway("DEFAULT_5XX", request_id, headers, status=502)
+        return GatewayResponse(status, out_headers, body)
+
+    def _event(
+        self,
+        req: _Request,
+        path: str,
+        resource: _Resource,
+        route: Route,
+        path_params: dict[str, str],
+        headers: dict[str, str],
+        multi_headers: dict[str, list[str]],
+        request_id: str,
+        trace_id: str,
+        authorizer_context: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """A REST API proxy event (payload format 1.0), field for field."""
+        headers = {**headers, "X-Amzn-Trace-Id": trace_id}
+        multi_headers = {**multi_headers, "X-Amzn-Trace-Id": [trace_id]}
+        for name, value in (
+            ("X-Forwarded-For", req.source_ip),
+            ("X-Forwarded-Port", str(self.port)),
+            ("X-Forwarded-Proto", "http"),
+        ):
+            headers.setdefault(name, value)
+            multi_headers.setdefault(name, [value])
+        query, multi_query = _grouped(parse_qsl(req.raw_query, keep_blank_values=True))
+        now = time.time()
+        host = headers.get("Host") or _header(headers, "host") or f"{self.host}:{self.port}"
+        body, is_b64 = self._event_body(req.body, _header(headers, "content-type"))
+        context: dict[str, Any] = {
+            "accountId": ACCOUNT_ID,
+            "apiId": self.api_id,
+            "resourceId": resource.resource_id,
+            "resourcePath": route.path,
+            "httpMethod": req.method,
+            "extendedRequestId": base64.b64encode(secrets.token_bytes(8)).decode()[:11] + "=",
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTimeEpoch": int(now * 1000),
+            "path": f"/{self.stack.stage}{path}",
+            "stage": self.stack.stage,
+            "protocol": req.protocol,
+            "domainName": host,
+            "domainPrefix": host.split(".")[0].split(":")[0],
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": req.source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": _header(headers, "user-agent"),
+                "user": None,
+                "apiKey": None,
+                "apiKeyId": None,
+                "clientCert": None,
+            },
+        }
+        if authorizer_context is not None:
+            context["authorizer"] = authorizer_context
+        return {
+            "resource": route.path,
+            "path": path,
+            "httpMethod": req.method,
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": path_params or None,
+            "stageVariables": None,
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": is_b64,
+        }
+
+    def _event_body(self, data: bytes, content_type: str | None) -> tuple[str | None, bool]:
+        if not data:
+            return None, False
+        media = (content_type or "").split(";")[0].strip().lower()
+        binary = bool(media) and any(fnmatch.fnmatchcase(media, t.lower()) for t in self.stack.binary_media_types)
+        if not binary:
+            try:
+                return data.decode("utf-8"), False
+            except UnicodeDecodeError:
+                pass
+        return base64.b64encode(data).decode(), True
+
+    def access(self, line: str) -> None:
+        if self._access_log is not None:
+            self._access_log(line)
+
+
+def _base36(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = []
+    while n:
+        n, r = divmod(n, 36)
+        out.append(digits[r])
+    return "".join(out) or "0"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    gateway: LocalGateway
+    protocol_version = "HTTP/1.1"  # keep-alive, so a client's connection pool is reused
+    server_version = "podgate-local"
+    sys_version = ""
+    # Without this, a response's two writes (headers, body) meet the client's delayed ACK
+    # on keep-alive connections and every request waits ~40 ms.
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        with self.gateway._connections_lock:
+            self.gateway._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.gateway._connections_lock:
+            self.gateway._connections.discard(self.connection)
+        super().finish()
+
+    def handle_expect_100(self) -> bool:
+        # Refuse an oversized body before the client sends it, like API Gateway's 413.
+        if self._declared_length() > MAX_PAYLOAD_BYTES:
+            self._too_large(close=True)
+            return False
+        return super().handle_expect_100()
+
+    def _declared_length(self) -> int:
+        try:
+            return int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return 0
+
+    def _too_large(self, *, close: bool) -> None:
+        request_id = str(uuid.uuid4())
+        response = self.gateway.responses.render(
+            "REQUEST_TOO_LARGE", request_id=request_id, request_headers=dict(self.headers.items())
+        )
+        response.headers.append(("x-amzn-RequestId", request_id))
+        if close:  # an unread body makes the connection unusable
+            self.close_connection = True
+            response.headers.append(("Connection", "close"))
+        self._write(response)
+
+    def _read_body(self) -> bytes | None:
+        """The request body; None when it exceeds the limit (a 413 was sent).
+
+        An oversized body is still read (and dropped) up to a bound, so that clients which send
+        the whole body before reading the answer, as most do without Expect: 100-continue,
+        see the 413 instead of a reset connection.
+        """
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                total += size
+                if total > _DRAIN_LIMIT:
+                    self._too_large(close=True)
+                    return None
+                chunk = self.rfile.read(size)
+                if total <= MAX_PAYLOAD_BYTES:
+                    chunks.append(chunk)
+                self.rfile.readline()
+            if total > MAX_PAYLOAD_BYTES:
+                self._too_large(close=False)
+                return None
+            return b"".join(chunks)
+        length = self._declared_length()
+        if length > MAX_PAYLOAD_BYTES:
+            if length > _DRAIN_LIMIT:
+                self._too_large(close=True)
+                return None
+            while length > 0:
+                chunk = self.rfile.read(min(length, 1 << 20))
+                if not chunk:
+                    break
+                length -= len(chunk)
+            self._too_large(close=False)
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self) -> None:
+        started = time.perf_counter()
+        body = self._read_body()
+        if body is None:
+            return
+        raw_path, _, raw_query = self.path.partition("?")
+        if raw_path.startswith(("http://", "https://")):  # absolute-form request target
+            raw_path = "/" + raw_path.split("/", 3)[3] if raw_path.count("/") >= 3 else "/"
+        req = _Request(
+            method=self.command,
+            raw_path=raw_path or "/",
+            raw_query=raw_query,
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            protocol=self.request_version,
+        )
+        response = self.gateway.handle(req)
+        self._write(response)
+        self.gateway.access(
+            f'{self.client_address[0]} "{self.command} {self.path} {self.request_version}" '
+            f"{response.status} {len(response.body)} {(time.perf_counter() - started) * 1000:.1f}ms"
+        )
+
+    def _write(self, response: GatewayResponse) -> None:
+        self.send_response_only(response.status, _reason(response.status))
+        self.send_header("Date", self.date_time_string())
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # access lines go through LocalGateway.access instead of stderr
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

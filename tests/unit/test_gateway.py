@@ -1,0 +1,667 @@
+"""The local API Gateway and Lambda runtime, against the tiny SAM app in tests/fixtures/gateway_app.
+
+The fixture app's functions are trivial (echo, raise, sleep, odd proxy responses, a broken
+import, a scriptable TOKEN authorizer), so these tests pin API Gateway's and Lambda's
+behaviour without depending on podgate's own functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import http.client
+import json
+import os
+import re
+import socket
+import statistics
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from podgate_local.gateway import LocalGateway, MalformedPolicy, evaluate_policy
+from podgate_local.template import load_stack
+from podgate_local.worker import invoke_once
+
+APP = Path(__file__).resolve().parents[1] / "fixtures" / "gateway_app"
+REGION = "eu-west-1"
+ENV = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "ENDPOINT_OVERRIDE": "http://127.0.0.1:9"}
+ENV_VARS = {
+    "Parameters": {"GREETING": "hi-from-env-vars", "NOT_IN_TEMPLATE": "ignored"},
+    "OtherFunction": {"FUNCTION_SETTING": "other-from-env-vars"},
+}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Logs:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            self.lines.append(line)
+
+    def since(self, mark: int) -> list[str]:
+        with self._lock:
+            return self.lines[mark:]
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.lines)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    return load_stack(APP / "template.yaml", stack_name="gwtest")
+
+
+@pytest.fixture(scope="module")
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def logs():
+    return Logs()
+
+
+@pytest.fixture(scope="module")
+def gateway(stack, clock, logs):
+    gw = LocalGateway(stack, env=ENV, env_vars=ENV_VARS, port=0, log_sink=logs, clock=clock).start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="module")
+def api(gateway):
+    with requests.Session() as session:
+        yield session
+
+
+def call(gw: LocalGateway, method: str, path: str, headers=(), body: bytes | None = None):
+    """A raw request: repeated headers and exact bytes, which requests would normalise."""
+    conn = http.client.HTTPConnection(gw.host, gw.port, timeout=10)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+    finally:
+        conn.close()
+
+
+def token(word: str) -> dict[str, str]:
+    return {"X-Token": f"Bearer {word}"}
+
+
+def echoed(resp: requests.Response) -> dict:
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+# --- routing ---------------------------------------------------------------------------------
+
+
+def test_routes_answer_at_the_root_and_under_the_stage_prefix(gateway, api):
+    for prefix in ("", "/test"):
+        event = echoed(api.get(f"{gateway.url}{prefix}/public"))["event"]
+        assert (event["resource"], event["path"], event["httpMethod"]) == ("/public", "/public", "GET")
+        assert event["requestContext"]["path"] == "/test/public"
+        assert event["requestContext"]["stage"] == "test"
+    assert echoed(api.get(f"{gateway.url}/test"))["event"]["resource"] == "/"
+    assert echoed(api.get(f"{gateway.url}/"))["event"]["resource"] == "/"
+    assert echoed(api.get(f"{gateway.url}/public/"))["event"]["resource"] == "/public"
+
+
+def test_a_literal_segment_beats_a_path_parameter(gateway, api):
+    special = api.get(f"{gateway.url}/items/special")
+    assert special.headers["X-Function"] == "other-from-env-vars"
+    event = echoed(api.get(f"{gateway.url}/items/a%20b", headers=token("allow")))["event"]
+    assert event["resource"] == "/items/{item_id}"
+    assert event["path"] == "/items/a%20b"  # REST APIs keep the path encoded...
+    assert event["pathParameters"] == {"item_id": "a b"}  # ...and decode the parameters
+
+
+def test_greedy_proxy_takes_the_rest_of_the_path_for_any_method(gateway, api):
+    event = echoed(api.get(f"{gateway.url}/files/a/b/c.txt"))["event"]
+    assert event["resource"] == "/files/{proxy+}"
+    assert event["pathParameters"] == {"proxy": "a/b/c.txt"}
+    assert echoed(api.delete(f"{gateway.url}/test/files/x"))["event"]["httpMethod"] == "DELETE"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/nope"),
+        ("GET", "/test/nope"),
+        ("POST", "/items/special"),
+        ("DELETE", "/echo"),
+        ("GET", "/files"),
+    ],
+)
+def test_unknown_route_or_method_is_missing_authentication_token(gateway, method, path):
+    # No token either: route matching happens before the authorizer, as in API Gateway.
+    status, headers, body = call(gateway, method, path)
+    assert (status, body) == (404, b'{"detail": "Not found"}')
+    headers = dict(headers)
+    assert headers["Content-Type"] == "application/json"
+    assert headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+
+
+def test_without_template_gateway_responses_api_gateway_defaults_apply(stack):
+    bare = LocalGateway(dataclasses.replace(stack, gateway_responses={}), env=ENV, port=0).start()
+    try:
+        assert call(bare, "GET", "/nope")[::2] == (403, b'{"message": "Missing Authentication Token"}')
+        assert call(bare, "GET", "/echo")[::2] == (401, b'{"message": "Unauthorized"}')
+    finally:
+        bare.stop()
+
+
+# --- the proxy event -------------------------------------------------------------------------
+
+
+def test_query_strings_and_repeated_headers_in_the_event(gateway):
+    status, _, body = call(
+        gateway,
+        "GET",
+        "/public?a=1&a=2&empty=&sp=x%20y",
+        headers=[("X-Multi", "first"), ("X-Multi", "second"), ("User-Agent", "tests/1.0")],
+    )
+    assert status == 200
+    event = json.loads(body)["event"]
+    assert event["queryStringParameters"] == {"a": "2", "empty": "", "sp": "x y"}
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"], "empty": [""], "sp": ["x y"]}
+    assert event["headers"]["X-Multi"] == "second"
+    assert event["multiValueHeaders"]["X-Multi"] == ["first", "second"]
+    assert event["headers"]["User-Agent"] == "tests/1.0"
+    assert event["headers"]["X-Forwarded-Proto"] == "http"
+    assert event["headers"]["X-Amzn-Trace-Id"].startswith("Root=1-")
+
+
+def test_absent_parts_are_null_as_in_api_gateway(gateway, api):
+    event = echoed(api.get(f"{gateway.url}/public"))["event"]
+    for key in (
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "pathParameters",
+        "stageVariables",
+        "body",
+    ):
+        assert event[key] is None, key
+    assert event["isBase64Encoded"] is False
+
+
+def test_request_context(gateway, api):
+    before = int(time.time() * 1000)
+    resp = api.get(f"{gateway.url}/public", headers={"User-Agent": "ctx-test"})
+    ctx = echoed(resp)["event"]["requestContext"]
+    assert ctx["requestId"] == resp.headers["x-amzn-RequestId"]
+    uuid.UUID(ctx["requestId"])
+    assert ctx["accountId"] == "000000000000"
+    assert ctx["apiId"] == gateway.api_id and re.fullmatch(r"[a-z0-9]{10}", ctx["apiId"])
+    assert (ctx["resourcePath"], ctx["httpMethod"], ctx["stage"], ctx["protocol"]) == (
+        "/public",
+        "GET",
+        "test",
+        "HTTP/1.1",
+    )
+    assert re.fullmatch(r"[0-9a-f]{6}", ctx["resourceId"])
+    assert re.fullmatch(r"[A-Za-z0-9+/]{11}=", ctx["extendedRequestId"])
+    assert before <= ctx["requestTimeEpoch"] <= int(time.time() * 1000)
+    time.strptime(ctx["requestTime"], "%d/%b/%Y:%H:%M:%S +0000")
+    assert ctx["domainName"] == f"127.0.0.1:{gateway.port}"
+    assert ctx["identity"]["sourceIp"] == "127.0.0.1"
+    assert ctx["identity"]["userAgent"] == "ctx-test"
+    assert "authorizer" not in ctx  # a route without an authorizer gets none
+
+
+def test_text_body_is_passed_as_is(gateway, api):
+    event = echoed(
+        api.post(
+            f"{gateway.url}/public",
+            data='{"name": "é"}'.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+    )["event"]
+    assert (event["body"], event["isBase64Encoded"]) == ('{"name": "é"}', False)
+
+
+@pytest.mark.parametrize(
+    ("payload", "content_type"),
+    [
+        (b"\xff\xfe\x00binary", "application/json"),
+        (b"valid utf-8 but binary type", "application/octet-stream"),
+    ],
+)
+def test_binary_body_is_base64_encoded(gateway, api, payload, content_type):
+    event = echoed(api.post(f"{gateway.url}/public", data=payload, headers={"Content-Type": content_type}))["event"]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == payload
+
+
+def test_chunked_request_body_is_reassembled(gateway):
+    conn = http.client.HTTPConnection(gateway.host, gateway.port, timeout=5)
+    try:
+        conn.request(
+            "POST",
+            "/public",
+            body=iter([b'{"a": ', b"1}"]),
+            encode_chunked=True,
+            headers={"Transfer-Encoding": "chunked"},
+        )
+        resp = conn.getresponse()
+        event = json.loads(resp.read())["event"]
+    finally:
+        conn.close()
+    assert (resp.status, event["body"]) == (200, '{"a": 1}')
+
+
+def test_body_over_10_mb_is_request_too_large(gateway):
+    status, _, body = call(gateway, "POST", "/public", body=b"x" * (10 * 1024 * 1024 + 1))
+    assert status == 413
+    # The fixture template does not customise REQUEST_TOO_LARGE, so DEFAULT_4XX renders it.
+    assert body == b'{"detail": "Request Too Long", "type": "REQUEST_TOO_LARGE"}'
+
+
+def test_oversized_body_is_refused_before_it_is_sent(gateway):
+    with socket.create_connection((gateway.host, gateway.port), timeout=5) as sock:
+        sock.sendall(b"POST /public HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\nExpect: 100-continue\r\n\r\n")
+        head = sock.recv(65536)
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert b"Connection: close" in head
+
+
+# --- proxy responses -------------------------------------------------------------------------
+
+
+def test_response_headers_merge_like_api_gateway(gateway):
+    status, headers, body = call(gateway, "GET", "/shape/headers")
+    assert (status, body) == (201, b"{}")
+    assert [v for k, v in headers if k == "Set-Cookie"] == ["a=1", "b=2"]
+    # A header in both maps keeps only its multiValueHeaders values.
+    assert [v for k, v in headers if k == "X-Both"] == ["m1", "m2"]
+    named = dict(headers)
+    assert (named["X-Single"], named["X-Number"], named["X-Flag"]) == ("one", "7", "true")
+    assert named["Content-Type"] == "application/json"
+
+
+def test_response_bodies_types_and_statuses(gateway, api):
+    text = api.get(f"{gateway.url}/shape/text")
+    assert (text.status_code, text.headers["Content-Type"], text.text) == (200, "text/plain", "plain text")
+    binary = api.get(f"{gateway.url}/shape/binary")
+    assert (binary.headers["Content-Type"], binary.content) == ("image/png", b"\x89PNG\x00\xff")
+    assert api.get(f"{gateway.url}/shape/string-status").status_code == 202
+    no_body = api.get(f"{gateway.url}/shape/no-body")
+    assert (no_body.status_code, no_body.content) == (204, b"")
+
+
+@pytest.mark.parametrize(
+    ("kind", "logged"),
+    [
+        ("missing-status", "Malformed Lambda proxy response"),
+        ("extra-key", "Malformed Lambda proxy response"),
+        ("dict-body", "Malformed Lambda proxy response"),
+        ("bad-header", "Malformed Lambda proxy response"),
+        ("not-object", "Malformed Lambda proxy response"),
+        ("unserializable", "[ShapeFunction] [ERROR] Runtime.MarshalError: Unable to marshal response"),
+    ],
+)
+def test_invalid_proxy_response_is_502(gateway, api, logs, kind, logged):
+    mark = logs.mark()
+    resp = api.get(f"{gateway.url}/shape/{kind}")
+    assert (resp.status_code, resp.json()) == (502, {"detail": "Internal server error"})
+    assert resp.headers["Content-Type"] == "application/json"
+    assert any(logged in line for line in logs.since(mark))
+
+
+def test_unhandled_exception_is_502_with_the_traceback_in_the_logs(gateway, api, logs):
+    mark = logs.mark()
+    resp = api.get(f"{gateway.url}/boom")
+    assert (resp.status_code, resp.json()) == (502, {"detail": "Internal server error"})
+    lines = logs.since(mark)
+    assert "[BoomFunction] [ERROR] ValueError: kaboom" in lines
+    assert "[BoomFunction] Traceback (most recent call last):" in lines
+    assert any('boom/app.py", line 2, in lambda_handler' in line for line in lines)
+
+
+def test_a_module_outside_code_uri_and_layers_cannot_be_imported(gateway, api, logs):
+    # podgate_local is importable in the test process; a function must not see it, as in Lambda.
+    mark = logs.mark()
+    assert api.get(f"{gateway.url}/broken").status_code == 502
+    assert (
+        "[BrokenFunction] [ERROR] Runtime.ImportModuleError: Unable to import module 'app': "
+        "No module named 'podgate_local'"
+    ) in logs.since(mark)
+
+
+# --- TOKEN authorizer ------------------------------------------------------------------------
+
+
+def authorizer(gateway, name="TokenAuth"):
+    return gateway.authorizers[name]
+
+
+def test_missing_token_is_401_without_invoking_the_authorizer(gateway, api):
+    calls = authorizer(gateway).invocations
+    resp = api.get(f"{gateway.url}/echo", headers={"Origin": "https://app.example"})
+    assert (resp.status_code, resp.json()) == (401, {"detail": "Unauthorized"})
+    assert resp.headers["WWW-Authenticate"] == "Bearer"
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert api.get(f"{gateway.url}/echo", headers={"X-Token": ""}).status_code == 401
+    assert authorizer(gateway).invocations == calls
+
+
+@pytest.mark.parametrize("value", ["Basic allow", "Bearer BAD!", "Bearer allow extra", "bearer allow"])
+def test_token_failing_the_validation_expression_is_401_without_invoking(gateway, api, value):
+    calls = authorizer(gateway).invocations
+    assert api.get(f"{gateway.url}/echo", headers={"X-Token": value}).status_code == 401
+    assert authorizer(gateway).invocations == calls
+
+
+def test_allow_passes_principal_and_context_as_strings(gateway, api):
+    resp = api.get(f"{gateway.url}/echo", headers={"x-token": "Bearer context-check"})  # any header case
+    auth = echoed(resp)["event"]["requestContext"]["authorizer"]
+    assert auth.pop("integrationLatency") >= 0
+    assert auth == {
+        "principalId": "user-context-check",
+        "word": "context-check",
+        "calls": auth["calls"],
+        "admin": "false",
+        "ratio": "0.5",
+    }
+    assert auth["calls"].isdigit()
+
+
+def test_authorizer_receives_a_token_event_with_the_method_arn(gateway, api, logs):
+    mark = logs.mark()
+    assert api.get(f"{gateway.url}/test/items/abc", headers=token("arn-check")).status_code == 200
+    arn = f"arn:aws:execute-api:{REGION}:000000000000:{gateway.api_id}/test/GET/items/abc"
+    assert any(
+        line.startswith("[AuthorizerFunction] authorizer call ") and line.endswith(arn) for line in logs.since(mark)
+    )
+
+
+def test_raising_unauthorized_is_401_and_not_cached(gateway, api):
+    calls = authorizer(gateway).invocations
+    for _ in range(2):
+        resp = api.get(f"{gateway.url}/echo", headers=token("unauthorized"))
+        assert (resp.status_code, resp.json()) == (401, {"detail": "Unauthorized"})
+    assert authorizer(gateway).invocations == calls + 2
+
+
+def test_explicit_deny_wins_and_the_cached_policy_is_reevaluated_per_route(gateway, api):
+    calls = authorizer(gateway).invocations
+    denied = api.get(f"{gateway.url}/echo", headers=token("deny-echo"))
+    assert (denied.status_code, denied.json()) == (
+        403,
+        {
+            "detail": "User is not authorized to access this resource with an explicit deny",
+            "type": "ACCESS_DENIED",
+        },
+    )
+    assert denied.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+    # Same token, another route: the cached policy allows it, with no second invocation.
+    assert api.get(f"{gateway.url}/items/x", headers=token("deny-echo")).status_code == 200
+    assert authorizer(gateway).invocations == calls + 1
+
+
+def test_cached_allow_for_one_route_does_not_open_another(gateway, api):
+    calls = authorizer(gateway).invocations
+    assert api.get(f"{gateway.url}/echo", headers=token("echo-only")).status_code == 200
+    other = api.get(f"{gateway.url}/items/abc", headers=token("echo-only"))
+    assert (other.status_code, other.json()["detail"]) == (
+        403,
+        "User is not authorized to access this resource",
+    )
+    assert authorizer(gateway).invocations == calls + 1
+
+
+def test_policy_as_single_statement_with_wildcards(gateway, api):
+    # Resource .../*/GET/items/? matches one-character item ids only.
+    assert api.get(f"{gateway.url}/items/x", headers=token("single")).status_code == 200
+    assert api.get(f"{gateway.url}/items/xy", headers=token("single")).status_code == 403
+
+
+def test_no_matching_allow_is_403(gateway, api):
+    assert api.get(f"{gateway.url}/echo", headers=token("nothing")).status_code == 403
+
+
+@pytest.mark.parametrize("word", ["crash", "no-principal", "no-policy", "bad-context", "bad-statement"])
+def test_failing_or_malformed_authorizer_is_500(gateway, api, word):
+    resp = api.get(f"{gateway.url}/echo", headers=token(word))
+    assert (resp.status_code, resp.json()) == (500, {"detail": "Internal server error"})
+    assert resp.headers["x-amzn-ErrorType"] == "AuthorizerConfigurationException"
+    # A failure is never cached as a decision.
+    assert api.get(f"{gateway.url}/echo", headers=token(word)).status_code == 500
+
+
+def test_cache_hits_until_the_ttl_expires(gateway, api, clock):
+    auth = authorizer(gateway)
+    calls = auth.invocations
+    first = echoed(api.get(f"{gateway.url}/echo", headers=token("cache-me")))["event"]["requestContext"]["authorizer"]
+    second = echoed(api.get(f"{gateway.url}/echo", headers=token("cache-me")))["event"]["requestContext"]["authorizer"]
+    assert auth.invocations == calls + 1
+    assert second["calls"] == first["calls"]
+    assert second["integrationLatency"] == 0
+    clock.now += 60  # ReauthorizeEvery: 60
+    third = echoed(api.get(f"{gateway.url}/echo", headers=token("cache-me")))["event"]["requestContext"]["authorizer"]
+    assert auth.invocations == calls + 2
+    assert int(third["calls"]) > int(first["calls"])
+
+
+def test_ttl_zero_invokes_the_authorizer_every_time(gateway, api):
+    auth = authorizer(gateway, "UncachedAuth")
+    calls = auth.invocations
+    for _ in range(2):
+        assert api.get(f"{gateway.url}/uncached", headers=token("allow")).status_code == 200
+    assert auth.invocations == calls + 2
+
+
+def test_policy_evaluation_rules():
+    arn = "arn:aws:execute-api:eu-west-1:000000000000:abc/test/GET/pods/p1"
+
+    def stmt(effect, resource, action="execute-api:Invoke"):
+        return {"Effect": effect, "Action": action, "Resource": resource}
+
+    assert evaluate_policy({"Statement": [stmt("Allow", "arn:aws:execute-api:*:*:abc/*/GET/pods/*")]}, arn) == (
+        True,
+        False,
+    )
+    assert evaluate_policy({"Statement": [stmt("Allow", "*", "EXECUTE-API:invoke")]}, arn) == (True, False)
+    assert evaluate_policy({"Statement": [stmt("Allow", "*", "s3:*")]}, arn) == (False, False)
+    assert evaluate_policy({"Statement": [stmt("Allow", "*"), stmt("Deny", [arn])]}, arn) == (False, True)
+    assert evaluate_policy({"Statement": []}, arn) == (False, False)
+    assert evaluate_policy({"Statement": stmt("Allow", "*/GET/pods/p?")}, arn) == (True, False)
+    assert evaluate_policy({"Statement": stmt("Allow", "*/GET/pods/p??")}, arn) == (False, False)
+    for malformed in (
+        {},
+        {"Statement": "x"},
+        {"Statement": [stmt("Permit", "*")]},
+        {"Statement": [stmt("Allow", [])]},
+    ):
+        with pytest.raises(MalformedPolicy):
+            evaluate_policy(malformed, arn)
+
+
+# --- the Lambda runtime ----------------------------------------------------------------------
+
+
+def test_module_state_survives_in_a_warm_container_and_differs_between_functions(gateway, api):
+    first = echoed(api.get(f"{gateway.url}/public"))
+    second = echoed(api.get(f"{gateway.url}/public"))
+    assert second["pid"] == first["pid"]
+    assert second["invocations"] == first["invocations"] + 1
+    other = echoed(api.get(f"{gateway.url}/items/special"))
+    assert other["pid"] != first["pid"]
+    assert other["invocations"] < second["invocations"]
+
+
+def test_lambda_context(gateway, api):
+    body = echoed(api.get(f"{gateway.url}/public"))
+    ctx = body["context"]
+    assert ctx["function_name"] == "gwtest-EchoFunction"
+    assert ctx["function_version"] == "$LATEST"
+    assert ctx["invoked_function_arn"] == f"arn:aws:lambda:{REGION}:000000000000:function:gwtest-EchoFunction"
+    assert ctx["memory_limit_in_mb"] == "128"  # a string, as awslambdaric gives it
+    assert ctx["log_group_name"] == "/aws/lambda/gwtest-EchoFunction"
+    assert ctx["log_stream_name"] == body["environ"]["AWS_LAMBDA_LOG_STREAM_NAME"]
+    assert 0 < ctx["remaining_ms"] <= 1000  # Timeout: 1
+    uuid.UUID(ctx["aws_request_id"])
+    assert echoed(api.get(f"{gateway.url}/items/special"))["context"]["memory_limit_in_mb"] == "256"
+
+
+def test_environment_is_lambdas_plus_the_template_plus_overrides(gateway, api):
+    env = echoed(api.get(f"{gateway.url}/public"))["environ"]
+    assert env["FUNCTION_SETTING"] == "echo"
+    assert env["SHARED_SETTING"] == "from-globals"
+    assert env["GREETING"] == "hi-from-env-vars"  # --env-vars Parameters beat the template
+    assert env["ENDPOINT_OVERRIDE"] == "http://127.0.0.1:9"
+    assert "NOT_IN_TEMPLATE" not in env  # like sam local: only variables the template declares
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == REGION
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "gwtest-EchoFunction"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"
+    assert env["_HANDLER"] == "app.lambda_handler"
+    assert env["LAMBDA_TASK_ROOT"] == str(APP / "echo")
+    assert env["TZ"] == "UTC"
+    # Nothing else leaks from the test process.
+    assert not {"PYTHONPATH", "VIRTUAL_ENV", "PYTEST_CURRENT_TEST"} & set(env)
+    other = echoed(api.get(f"{gateway.url}/items/special"))["environ"]
+    assert other["FUNCTION_SETTING"] == "other-from-env-vars"  # --env-vars for that function only
+
+
+def test_sys_path_is_task_root_then_layer_never_the_project(gateway, api):
+    body = echoed(api.get(f"{gateway.url}/public"))
+    assert body["sys_path"][:2] == [str(APP / "echo"), str(APP / "layer" / "python")]
+    root = str(APP.parents[2])
+    assert not [p for p in body["sys_path"] if p in (root, f"{root}/local", f"{root}/layers/podgate", "")]
+    assert body["cwd"] == str(APP / "echo")
+    assert body["layer"] == "from-the-layer"
+    assert body["importable"] == {"podgate": False, "podgate_local": False, "yaml": True}
+
+
+def test_prints_go_to_the_logs_and_never_into_the_reply(gateway, api, logs):
+    mark = logs.mark()
+    resp = api.get(f"{gateway.url}/public?say=hello")
+    body = echoed(resp)  # the printed {"ok": true, "result": {"statusCode": 418}} changed nothing
+    lines = logs.since(mark)
+    request_id = body["context"]["aws_request_id"]
+    assert lines[lines.index(f"[EchoFunction] START RequestId: {request_id} Version: $LATEST") + 1 :][:4] == [
+        "[EchoFunction] hello",
+        '[EchoFunction] {"ok": true, "result": {"statusCode": 418}}',
+        "[EchoFunction] raw write to fd 1",
+        "[EchoFunction] to stderr",
+    ]
+    assert f"[EchoFunction] END RequestId: {request_id}" in lines
+    assert any(line.startswith(f"[EchoFunction] REPORT RequestId: {request_id}\tDuration: ") for line in lines)
+
+
+def test_timeout_kills_the_container_and_the_next_call_cold_starts(gateway, api, logs):
+    warm_pid = int(api.get(f"{gateway.url}/sleep?seconds=0").text)
+    mark = logs.mark()
+    started = time.monotonic()
+    resp = api.get(f"{gateway.url}/sleep")  # sleeps 30 s; Timeout is 1 s
+    assert 1.0 <= time.monotonic() - started < 3
+    assert (resp.status_code, resp.json()) == (502, {"detail": "Internal server error"})
+    assert any(line.endswith("Task timed out after 1.00 seconds") for line in logs.since(mark))
+    with pytest.raises(ProcessLookupError):
+        os.kill(warm_pid, 0)
+    assert int(api.get(f"{gateway.url}/sleep?seconds=0").text) != warm_pid
+
+
+def test_integration_timeout_is_504_while_the_function_runs_on(stack):
+    logs = Logs()
+    gw = LocalGateway(stack, env=ENV, port=0, log_sink=logs, integration_timeout=0.3).start()
+    try:
+        requests.get(f"{gw.url}/sleep?seconds=0", timeout=5)  # warm up
+        started = time.monotonic()
+        resp = requests.get(f"{gw.url}/sleep?seconds=0.6", timeout=5)
+        assert time.monotonic() - started < 0.55
+        assert (resp.status_code, resp.json()) == (504, {"detail": "Gateway timeout"})
+        # Like Lambda behind API Gateway, the function finishes and its container stays warm.
+        deadline = time.monotonic() + 3
+        while not any("Duration: 6" in line for line in logs.lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any("Task timed out" in line for line in logs.lines)
+        assert any(line.startswith("[SleepFunction] REPORT") and "Duration: 6" in line for line in logs.lines)
+        assert gw.pools["SleepFunction"].size == 1
+    finally:
+        gw.stop()
+
+
+def test_pool_grows_to_the_concurrency_limit_then_queues(stack):
+    gw = LocalGateway(stack, env=ENV, port=0, log_sink=Logs(), max_concurrency_per_function=2).start()
+    try:
+        results: list[requests.Response] = []
+        threads = [
+            threading.Thread(target=lambda: results.append(requests.get(f"{gw.url}/sleep?seconds=0.3", timeout=5)))
+            for _ in range(3)
+        ]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [r.status_code for r in results] == [200, 200, 200]
+        assert len({r.text for r in results}) == 2  # two containers served three requests
+        assert time.monotonic() - started >= 0.6  # the third waited for a free container
+        pool = gw.pools["SleepFunction"]
+        assert (pool.size, pool.cold_starts) == (2, 2)
+        pids = {int(r.text) for r in results}
+    finally:
+        gw.stop()
+    for pid in pids:  # stop() ends every container
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_keep_alive_connections_are_reused(gateway):
+    conn = http.client.HTTPConnection(gateway.host, gateway.port, timeout=5)
+    try:
+        for _ in range(3):
+            conn.request("GET", "/public")
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200 and not resp.will_close
+        assert conn.sock is not None
+    finally:
+        conn.close()
+
+
+def test_warm_request_overhead_is_small(gateway, api):
+    for _ in range(20):
+        api.get(f"{gateway.url}/public")
+    samples = []
+    for _ in range(100):
+        started = time.perf_counter()
+        api.get(f"{gateway.url}/public")
+        samples.append(time.perf_counter() - started)
+    # Typically ~1 ms; a regression such as Nagle's algorithm meeting delayed ACKs costs 40 ms.
+    assert statistics.median(samples) < 0.015
+
+
+def test_invoke_once_returns_the_response_or_the_error_object(stack):
+    event = {"queryStringParameters": None, "requestContext": {}}
+    response = invoke_once(stack, "EchoFunction", event, ENV, log_sink=Logs())
+    assert response["statusCode"] == 200
+    assert response["headers"]["X-Function"] == "echo"
+    error = invoke_once(stack, "BoomFunction", {}, ENV, log_sink=Logs())
+    assert (error["errorType"], error["errorMessage"]) == ("ValueError", "kaboom")
+    assert any("boom/app.py" in frame for frame in error["stackTrace"])
