@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-import logging
 import secrets
+import socket
 import string
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +28,6 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from podgate_local.template import Stack
 
@@ -37,16 +38,60 @@ RUNPOD_KEY_PARAMETER = "RunPodApiKeySecretName"
 _PUNCTUATION = string.punctuation
 
 
-def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadedMotoServer, str]:
-    """A moto server in a background thread: (server, endpoint URL). Stop it with server.stop()."""
-    # moto's werkzeug server logs every request at INFO on stderr, drowning the functions' logs.
-    werkzeug_logger = logging.getLogger("werkzeug")
-    if werkzeug_logger.level in (logging.NOTSET, logging.DEBUG, logging.INFO):
-        werkzeug_logger.setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    bound_host, bound_port = server.get_host_and_port()
-    return server, f"http://{bound_host}:{bound_port}"
+class MotoServer:
+    """moto's server mode in a child process: a local AWS endpoint for DynamoDB and Secrets
+    Manager. A process, not moto's in-process thread, because every moto in one process shares
+    one state, and `mock_aws` in a unit test wipes it on exit: a local stack living beside
+    unit tests in one pytest run would lose its tables."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port or _free_port(host)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> MotoServer:
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # it logs every request; the functions' logs matter here
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"moto server exited with {self._proc.returncode}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"moto server did not listen on {self.url} within {timeout} s")
+
+    def stop(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[MotoServer, str]:
+    """A moto server: (server, endpoint URL). Stop it with server.stop()."""
+    server = MotoServer(host, port).start()
+    return server, server.url
 
 
 def client(service: str, endpoint_url: str, region: str) -> Any:
