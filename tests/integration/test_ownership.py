@@ -3,7 +3,7 @@ admin on all; another user's pod is a 404 exactly like a missing one."""
 
 from __future__ import annotations
 
-from tests.integration.conftest import Client, _endpoint, login
+from tests.localstack import Client, _endpoint, login
 
 
 def test_user_cannot_see_stop_or_delete_the_admins_pod(stack, admin, user):
@@ -55,7 +55,7 @@ def test_admin_sees_pods_made_outside_the_api(stack, admin, user):
 
 
 def _runpod_key(stack) -> str:
-    from tests.integration.conftest import aws_client
+    from tests.localstack import aws_client
 
     return aws_client(stack, "secretsmanager").get_secret_value(
         SecretId=stack.stack.parameters["RunPodApiKeySecretName"])["SecretString"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.integration.conftest import ADMIN_PASSWORD, mint
+from tests.localstack import ADMIN_PASSWORD, mint
 
 
 def test_the_seed_curl_session_in_order(stack):

@@ -77,3 +77,18 @@ class RunPodSettings:
             api_url=_require("RUNPOD_API_URL").rstrip("/"),
             secret_id=_require("RUNPOD_SECRET_ID"),
         )
+
+
+@dataclass(frozen=True)
+class LoginThrottleSettings:
+    attempts_table: str
+    failure_limit: int
+    window_seconds: int
+
+    @classmethod
+    def from_env(cls) -> LoginThrottleSettings:
+        return cls(
+            attempts_table=_require("LOGIN_ATTEMPTS_TABLE"),
+            failure_limit=_int("LOGIN_FAILURE_LIMIT", 5),
+            window_seconds=_int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
+        )

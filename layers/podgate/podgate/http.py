@@ -13,11 +13,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
 
-from podgate import runtime
+from podgate import cors, runtime
 from podgate.errors import BadRequest, NotFound, PayloadTooLarge, PodgateError, ValidationFailed
 from podgate.models.domain import Principal
 from podgate.observability import logger
@@ -52,7 +52,13 @@ def error_response(exc: PodgateError) -> Response:
 
 
 def make_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(serializer=_serialize)
+    cors_config = CORSConfig(
+        allow_origin=cors.allowed_origin(),
+        allow_headers=list(cors.ALLOW_HEADERS),
+        max_age=cors.MAX_AGE_SECONDS,
+        allow_credentials=False,  # tokens travel in a header, never in cookies
+    )
+    app = APIGatewayRestResolver(serializer=_serialize, cors=cors_config)
 
     @app.exception_handler(PodgateError)
     def _podgate_error(exc: PodgateError) -> Response:

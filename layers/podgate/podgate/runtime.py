@@ -11,7 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from podgate.clients.secrets import SecretsClient
-from podgate.config import RunPodSettings, TableSettings, TokenSettings
+from podgate.config import LoginThrottleSettings, RunPodSettings, TableSettings, TokenSettings
 from podgate.services.tokens import TokenService
 
 if TYPE_CHECKING:
@@ -86,6 +86,10 @@ def pod_service() -> PodService:
 
 @cache
 def auth_service() -> AuthService:
+    from podgate.repositories.login_attempts import LoginAttemptsRepository
     from podgate.services.auth import AuthService
+    from podgate.services.login_throttle import LoginThrottle
 
-    return AuthService(users(), token_service())
+    settings = LoginThrottleSettings.from_env()
+    throttle = LoginThrottle(LoginAttemptsRepository(settings.attempts_table), settings)
+    return AuthService(users(), token_service(), throttle)

@@ -1,5 +1,10 @@
-"""One local stack (moto, RunPod emulator, secrets extension, gateway) for the integration
-tier, reached over HTTP exactly as a client reaches `make dev`."""
+"""One local stack (moto, RunPod emulator, secrets extension, gateway) shared by the
+integration and security tiers, reached over HTTP exactly as a client reaches `make dev`.
+
+Every response the tests receive is recorded, and so is every log line the functions write,
+so that the secret audit (tests/security/test_secret_audit.py, run last) can prove no secret
+ever left the API.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +25,29 @@ from podgate_local.stack import LocalStack
 ADMIN_PASSWORD = "integration-admin-password"
 
 
+# Responses seen by any test: (method, url, status, headers, body text).
+RESPONSES: list[tuple[str, str, int, dict[str, str], str]] = []
+# Secret values handed to the API during the run (passwords, pod env values).
+SUBMITTED_SECRETS: set[str] = {ADMIN_PASSWORD}
+# Tokens the API issued; they may appear in /auth responses, never in logs.
+ISSUED_TOKENS: set[str] = set()
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(port=0, environ={}, admin_password=ADMIN_PASSWORD, stack_name="podgate-it") as s:
-        yield s
+    original_send = requests.Session.send
+
+    def recording_send(self, request, **kwargs):
+        resp = original_send(self, request, **kwargs)
+        RESPONSES.append((request.method, request.url, resp.status_code, dict(resp.headers), resp.text))
+        return resp
+
+    requests.Session.send = recording_send  # type: ignore[method-assign]
+    try:
+        with LocalStack(port=0, environ={}, admin_password=ADMIN_PASSWORD, stack_name="podgate-it") as s:
+            yield s
+    finally:
+        requests.Session.send = original_send  # type: ignore[method-assign]
 
 
 @dataclass
@@ -47,6 +71,7 @@ class Client:
 def login(stack: LocalStack, username: str, password: str) -> str:
     resp = requests.post(f"{stack.url}/auth", json={"username": username, "password": password}, timeout=30)
     assert resp.status_code == 200, resp.text
+    ISSUED_TOKENS.add(resp.json()["access_token"])
     return resp.json()["access_token"]
 
 
@@ -58,6 +83,7 @@ def aws_client(stack: LocalStack, service: str):
 def add_user(stack: LocalStack, role: str = "user", password: str = "a-long-user-password") -> tuple[str, str]:
     """A new user in the stack's users table (as the admin command does); (username, password)."""
     username = f"{role}-{uuid.uuid4().hex[:8]}"
+    SUBMITTED_SECRETS.add(password)
     with _endpoint(stack):
         assert ensure_user(stack.tables["UsersTable"], username, password, role)
     return username, password
