@@ -3,8 +3,9 @@
 What `sam local start-api` does with Docker, this does with worker processes (worker.py), and
 it adds the parts `sam local` leaves out or gets wrong for this API: the TOKEN authorizer with
 its ValidationExpression, result cache and IAM policy evaluation; Gateway Responses from the
-template; MISSING_AUTHENTICATION_TOKEN for unknown routes; the 10 MB payload limit; and the
-integration timeout. Behaviour follows API Gateway's, not sam local's, wherever they differ.
+template; MISSING_AUTHENTICATION_TOKEN for unknown routes; the CORS preflight methods SAM's
+`Cors` adds; the stage's method throttling from `MethodSettings`; the 10 MB payload limit; and
+the integration timeout. Behaviour follows API Gateway's, not sam local's, wherever they differ.
 
 Requests are served at the root (http://127.0.0.1:3000/pods, as `sam local start-api` does)
 and under the stage prefix (http://127.0.0.1:3000/dev/pods, as the execute-api URL does).
@@ -26,14 +27,14 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
-from podgate_local.template import Authorizer, Route, Stack
+from podgate_local.template import Authorizer, Cors, MethodSetting, Route, Stack
 from podgate_local.worker import (
     ACCOUNT_ID,
     FunctionPool,
@@ -44,11 +45,14 @@ from podgate_local.worker import (
     stderr_sink,
 )
 
-__all__ = ["GatewayResponse", "LocalGateway", "evaluate_policy", "invoke_once"]
+__all__ = ["GatewayResponse", "LocalGateway", "StageThrottle", "TokenBucket", "evaluate_policy", "invoke_once"]
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's hard limit for REST APIs
 _DRAIN_LIMIT = 8 * MAX_PAYLOAD_BYTES  # past this, an oversized body is not even read to the end
 INTEGRATION_TIMEOUT_SECONDS = 29.0
+# What a method gets for a limit its MethodSettings leave out: the account's default per Region.
+ACCOUNT_RATE_LIMIT = 10_000.0
+ACCOUNT_BURST_LIMIT = 5_000
 
 # type -> (default status, x-amzn-ErrorType, default message). Messages are API Gateway's own;
 # None is what it sends for authorizer errors ({"message": null}).
@@ -130,18 +134,156 @@ class GatewayResponses:
             )
         headers = [("Content-Type", "application/json")]
         lowered = {k.lower(): v for k, v in request_headers.items()}
-        for name, value in ((entry.get("ResponseParameters") or {}).get("Headers") or {}).items():
-            value = str(value)
-            if value.startswith("method.request.header."):
-                found = lowered.get(value.removeprefix("method.request.header.").lower())
-                if found is None:
-                    continue
-                value = found
-            else:
-                value = value.strip("'")
+        for name, expression in ((entry.get("ResponseParameters") or {}).get("Headers") or {}).items():
+            value = _mapped_value(expression, lowered)
+            if value is None:
+                continue
             headers = [(k, v) for k, v in headers if k.lower() != name.lower()] + [(name, value)]
         headers.append(("x-amzn-ErrorType", error_type))
         return GatewayResponse(status, headers, body.encode())
+
+
+def _mapped_value(expression: Any, lowered_request_headers: Mapping[str, str]) -> str | None:
+    """A header mapping expression's value: 'literal' (quotes stripped) or
+    method.request.header.<name> (None when the request has no such header)."""
+    expression = str(expression)
+    if expression.startswith("method.request.header."):
+        return lowered_request_headers.get(expression.removeprefix("method.request.header.").lower())
+    return expression.strip("'")
+
+
+# --------------------------------------------------------------------------------------------
+# CORS preflight (SAM's Cors)
+# --------------------------------------------------------------------------------------------
+
+# What SAM writes for Access-Control-Allow-Methods on a path with an ANY method.
+_ALL_HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def preflight_response(cors: Cors, path_methods: Iterable[str], request_headers: Mapping[str, str]) -> GatewayResponse:
+    """What the OPTIONS method SAM adds for `Cors` answers: its MOCK integration's 200 with the
+    CORS headers as response parameters, and nothing else (no authorizer of its own, no Lambda).
+
+    Without AllowMethods, SAM lists the path's methods plus OPTIONS, sorted; every method when
+    the path has ANY. Allow-Credentials is only ever 'true', and only when asked for.
+    """
+    allow_methods = cors.allow_methods
+    if allow_methods is None:
+        methods = {m.upper() for m in path_methods}
+        listed = _ALL_HTTP_METHODS if "ANY" in methods else sorted(methods | {"OPTIONS"})
+        allow_methods = "'" + ",".join(listed) + "'"
+    lowered = {k.lower(): v for k, v in request_headers.items()}
+    headers = [("Content-Type", "application/json")]
+    for name, expression in (
+        ("Access-Control-Allow-Origin", cors.allow_origin),
+        ("Access-Control-Allow-Headers", cors.allow_headers),
+        ("Access-Control-Allow-Methods", allow_methods),
+        ("Access-Control-Max-Age", cors.max_age),
+        ("Access-Control-Allow-Credentials", "'true'" if cors.allow_credentials else None),
+    ):
+        value = None if expression is None else _mapped_value(expression, lowered)
+        if value is not None:
+            headers.append((name, value))
+    return GatewayResponse(200, headers, b"")
+
+
+# --------------------------------------------------------------------------------------------
+# Throttling (the stage's MethodSettings)
+# --------------------------------------------------------------------------------------------
+
+
+class TokenBucket:
+    """API Gateway's token bucket: it starts with `burst` tokens, a request takes one, and tokens
+    come back at `rate` per second up to `burst`. Time is whatever `clock` says."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = float(rate)
+        self.burst = int(burst)
+        self._clock = clock
+        self._tokens = float(self.burst)
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        elapsed = now - self._last
+        self._last = now
+        if elapsed > 0:  # never inf * 0 for an unlimited rate
+            self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
+
+    def take(self) -> bool:
+        """Take a token; False (throttled) when none is left."""
+        with self._lock:
+            self._refill()
+            if self._tokens >= 1 - 1e-9:  # elapsed * rate in floating point: 0.02 s at 50/s is 0.999...
+                self._tokens = max(0.0, self._tokens - 1)
+                return True
+            return False
+
+    @property
+    def tokens(self) -> float:
+        with self._lock:
+            self._refill()
+            return self._tokens
+
+
+class StageThrottle:
+    """Method throttling of one stage, from the Api's MethodSettings.
+
+    As in API Gateway, "per-API, per-stage throttling limits are applied at the API method
+    level": the "/*" + "*" setting gives *each* method (resource path + HTTP method; ANY is
+    one method) its own bucket with those limits, and a setting naming a method overrides it
+    for that method. A limit a setting leaves out is the account's default. Requests that
+    match no method (MISSING_AUTHENTICATION_TOKEN) are not throttled here: only the
+    account-level limit, which is not emulated, would apply to them.
+
+    `override` replaces the template: (rate, burst) for every method, or False for none.
+    """
+
+    def __init__(
+        self,
+        settings: Sequence[MethodSetting],
+        clock: Callable[[], float] = time.monotonic,
+        override: tuple[float, int] | Literal[False] | None = None,
+    ) -> None:
+        self._settings = tuple(settings)
+        self._clock = clock
+        self._override = override
+        self._buckets: dict[tuple[str, str], TokenBucket | None] = {}
+        self._lock = threading.Lock()
+
+    def limits(self, path: str, method: str) -> tuple[float, int] | None:
+        """(rate per second, burst) for the method at resource `path`; None when unthrottled."""
+        if self._override is False:
+            return None
+        if self._override is not None:
+            rate, burst = self._override
+            return float(rate), int(burst)
+        default = [s for s in self._settings if s.resource_path == "/*" and s.http_method == "*"]
+        specific = [s for s in self._settings if s.resource_path != "/*" and s.applies_to(path, method)]
+        # An exact method beats "*" on the same path, which beats the stage-wide default.
+        specific.sort(key=lambda s: s.http_method != "*")
+        chain = specific[-1:] + default[-1:]
+        rate = next((s.throttling_rate_limit for s in chain if s.throttling_rate_limit is not None), None)
+        burst = next((s.throttling_burst_limit for s in chain if s.throttling_burst_limit is not None), None)
+        if rate is None and burst is None:
+            return None
+        return (
+            ACCOUNT_RATE_LIMIT if rate is None else rate,
+            ACCOUNT_BURST_LIMIT if burst is None else burst,
+        )
+
+    def bucket(self, path: str, method: str) -> TokenBucket | None:
+        key = (path, method.upper())
+        with self._lock:
+            if key not in self._buckets:
+                limits = self.limits(path, method)
+                self._buckets[key] = None if limits is None else TokenBucket(*limits, clock=self._clock)
+            return self._buckets[key]
+
+    def allow(self, path: str, method: str) -> bool:
+        bucket = self.bucket(path, method)
+        return bucket is None or bucket.take()
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,7 +619,9 @@ class LocalGateway:
     reach `log_sink` one line at a time as "[FunctionLogicalId] line", the gateway's own
     execution-log lines as "[ApiGateway] line"; `access_log` gets one line per request.
     `integration_timeout` is API Gateway's 29 s limit, and `clock` times the authorizer cache
-    (both replaceable so tests need not wait).
+    and the throttling buckets (both replaceable so tests need not wait). `throttle` replaces
+    the template's MethodSettings throttling: None keeps the template's, (rate, burst) applies
+    to every method, False turns throttling off.
     """
 
     def __init__(
@@ -493,6 +637,7 @@ class LocalGateway:
         integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
         access_log: LogSink | None = None,
         clock: Callable[[], float] = time.monotonic,
+        throttle: tuple[float, int] | Literal[False] | None = None,
     ) -> None:
         self.stack = stack
         self.host = host
@@ -519,6 +664,7 @@ class LocalGateway:
         }
         self.router = Router(stack.routes, self.api_id)
         self.responses = GatewayResponses(stack.gateway_responses)
+        self.throttle = StageThrottle(stack.method_settings, clock, throttle)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -596,25 +742,23 @@ class LocalGateway:
         if path == stage_prefix or path.startswith(stage_prefix + "/"):
             path = path[len(stage_prefix) :] or "/"
         found = self.router.match(path)
-        route = None
-        if found is not None:
-            resource, path_params = found
-            route = resource.methods.get(req.method) or resource.methods.get("ANY")
-        if found is None or route is None:
+        if found is None:
             return self._gateway("MISSING_AUTHENTICATION_TOKEN", request_id, headers)
-
-        authorizer_context = None
-        if route.authorizer:
-            method_arn = (
-                f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{self.api_id}/{self.stack.stage}/"
-                f"{req.method}/{path.lstrip('/')}"
-            )
-            outcome = self.authorizers[route.authorizer].authorize(headers, method_arn, self.integration_timeout)
-            if not outcome.allowed:
-                return self._gateway(
-                    outcome.response_type or "ACCESS_DENIED", request_id, headers, message=outcome.message
-                )
-            authorizer_context = outcome.authorizer_context
+        resource, path_params = found
+        route = resource.methods.get(req.method)
+        if route is None and req.method == "OPTIONS" and self.stack.cors is not None:
+            # SAM's Cors adds an OPTIONS method to every path without one of its own; like any
+            # explicit method, it takes precedence over ANY.
+            return self._preflight(self.stack.cors, resource, path, request_id, headers)
+        route = route or resource.methods.get("ANY")
+        if route is None:
+            return self._gateway("MISSING_AUTHENTICATION_TOKEN", request_id, headers)
+        # Method throttling comes before the authorizer: a throttled request costs no invocation.
+        if not self.throttle.allow(resource.path, route.method):
+            return self._gateway("THROTTLED", request_id, headers)
+        authorizer_context, refused = self._authorize(route.authorizer, req.method, path, request_id, headers)
+        if refused is not None:
+            return refused
 
         trace_id = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
         event = self._event(
@@ -635,6 +779,37 @@ class LocalGateway:
             give_up_after=self.integration_timeout,
         )
         return self._integration_response(inv, route, request_id, headers)
+
+    def _authorize(
+        self, name: str | None, method: str, path: str, request_id: str, headers: Mapping[str, str]
+    ) -> tuple[dict[str, Any] | None, GatewayResponse | None]:
+        """(authorizer context, None) when the request may proceed, (None, the gateway response)
+        when not. No authorizer: (None, None)."""
+        if not name:
+            return None, None
+        method_arn = (
+            f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{self.api_id}/{self.stack.stage}/"
+            f"{method}/{path.lstrip('/')}"
+        )
+        outcome = self.authorizers[name].authorize(headers, method_arn, self.integration_timeout)
+        if not outcome.allowed:
+            refused = self._gateway(
+                outcome.response_type or "ACCESS_DENIED", request_id, headers, message=outcome.message
+            )
+            return None, refused
+        return outcome.authorizer_context, None
+
+    def _preflight(
+        self, cors: Cors, resource: _Resource, path: str, request_id: str, headers: Mapping[str, str]
+    ) -> GatewayResponse:
+        """SAM's OPTIONS method: throttled like any method, authorized only when the template
+        leaves AddDefaultAuthorizerToCorsPreflight true, answered by its MOCK integration."""
+        if not self.throttle.allow(resource.path, "OPTIONS"):
+            return self._gateway("THROTTLED", request_id, headers)
+        _, refused = self._authorize(cors.authorizer, "OPTIONS", path, request_id, headers)
+        if refused is not None:
+            return refused
+        return preflight_response(cors, resource.methods, headers)
 
     def _integration_response(
         self, inv: Invocation, route: Route, request_id: str, headers: Mapping[str, str]

@@ -87,6 +87,51 @@ class Authorizer:
     ttl_seconds: int
 
 
+@dataclass(frozen=True)
+class Cors:
+    """SAM's `Cors` on the Api: the OPTIONS method (a MOCK integration) SAM adds to every path.
+
+    Values are kept as the template gives them, i.e. API Gateway header mapping expressions:
+    a quoted literal ("'*'") or a request reference (method.request.header.Origin).
+    `authorizer` is the API's DefaultAuthorizer when `Auth.AddDefaultAuthorizerToCorsPreflight`
+    is true (SAM's default), else None: whether the preflight itself must be authorized.
+    """
+
+    allow_origin: str
+    allow_headers: str | None = None
+    allow_methods: str | None = None  # None: SAM lists the path's own methods (and OPTIONS)
+    max_age: str | None = None
+    allow_credentials: bool = False
+    authorizer: str | None = None
+
+
+@dataclass(frozen=True)
+class MethodSetting:
+    """One entry of the Api's `MethodSettings` (the stage's per-method settings), throttling part.
+
+    `resource_path` is as CloudFormation spells it: "/*" (with http_method "*") for every
+    method, else the path with each "/" after the first written "~1" ("/~1pods~1{pod_id}").
+    A limit left out is None (API Gateway then falls back to the account-level limit).
+    """
+
+    resource_path: str
+    http_method: str
+    throttling_rate_limit: float | None = None
+    throttling_burst_limit: int | None = None
+
+    @property
+    def path(self) -> str:
+        """The resource path decoded ("/pods/{pod_id}"), or "/*"."""
+        if self.resource_path == "/*":
+            return self.resource_path
+        return self.resource_path[1:].replace("~1", "/") or "/"
+
+    def applies_to(self, path: str, method: str) -> bool:
+        if self.resource_path == "/*":
+            return self.http_method == "*"
+        return self.path == path and self.http_method.upper() in ("*", method.upper())
+
+
 @dataclass
 class Stack:
     """The template resolved for local use."""
@@ -103,6 +148,8 @@ class Stack:
     region: str = "us-east-1"
     api_name: str = ""
     binary_media_types: tuple[str, ...] = ()
+    cors: Cors | None = None
+    method_settings: tuple[MethodSetting, ...] = ()
 
 
 class Resolver:
@@ -282,7 +329,47 @@ def load_stack(
             str(t).replace("~1", "/")
             for t in api_props.get("BinaryMediaTypes") or ()
         ),
+        cors=_cors(api_props.get("Cors"), auth_cfg),
+        method_settings=tuple(_method_setting(s) for s in api_props.get("MethodSettings") or ()),
     )
+
+
+def _cors(spec: Any, auth_cfg: dict[str, Any]) -> Cors | None:
+    """SAM's Cors property: a string is the AllowOrigin alone, a mapping has the five keys."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        spec = {"AllowOrigin": spec}
+    if not spec.get("AllowOrigin"):
+        raise ValueError("Cors needs AllowOrigin (SAM: 'Value for AllowedOrigins is required')")
+
+    def text(key: str) -> str | None:
+        value = spec.get(key)
+        return None if value is None or value == "" else _env_str(value)
+
+    add_to_preflight = auth_cfg.get("AddDefaultAuthorizerToCorsPreflight", True)
+    return Cors(
+        allow_origin=_env_str(spec["AllowOrigin"]),
+        allow_headers=text("AllowHeaders"),
+        allow_methods=text("AllowMethods"),
+        max_age=None if spec.get("MaxAge") is None else _env_str(spec["MaxAge"]),  # 0 is a value
+        allow_credentials=spec.get("AllowCredentials") is True,
+        authorizer=auth_cfg.get("DefaultAuthorizer") if _truthy(add_to_preflight) else None,
+    )
+
+
+def _method_setting(spec: dict[str, Any]) -> MethodSetting:
+    rate, burst = spec.get("ThrottlingRateLimit"), spec.get("ThrottlingBurstLimit")
+    return MethodSetting(
+        resource_path=str(spec.get("ResourcePath", "/*")),
+        http_method=str(spec.get("HttpMethod", "*")),
+        throttling_rate_limit=None if rate is None else float(rate),
+        throttling_burst_limit=None if burst is None else int(float(burst)),
+    )
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
 
 
 def _physical_names(resources: dict[str, Any], params: dict[str, str], stack_name: str) -> dict[str, str]:

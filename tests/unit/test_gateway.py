@@ -23,13 +23,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from podgate_local.gateway import LocalGateway, MalformedPolicy, evaluate_policy
-from podgate_local.template import load_stack
+from podgate_local.gateway import LocalGateway, MalformedPolicy, StageThrottle, TokenBucket, evaluate_policy
+from podgate_local.template import MethodSetting, load_stack
 from podgate_local.worker import invoke_once
 
 APP = Path(__file__).resolve().parents[1] / "fixtures" / "gateway_app"
 REGION = "eu-west-1"
 ENV = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "ENDPOINT_OVERRIDE": "http://127.0.0.1:9"}
+CORS_ORIGIN = "https://console.example"  # the fixture's CorsOrigin default
 ENV_VARS = {
     "Parameters": {"GREETING": "hi-from-env-vars", "NOT_IN_TEMPLATE": "ignored"},
     "OtherFunction": {"FUNCTION_SETTING": "other-from-env-vars"},
@@ -79,7 +80,9 @@ def logs():
 
 @pytest.fixture(scope="module")
 def gateway(stack, clock, logs):
-    gw = LocalGateway(stack, env=ENV, env_vars=ENV_VARS, port=0, log_sink=logs, clock=clock).start()
+    # Throttling off: this module sends far more than the fixture's burst of 3 (see the
+    # throttling tests, which get gateways of their own).
+    gw = LocalGateway(stack, env=ENV, env_vars=ENV_VARS, port=0, log_sink=logs, clock=clock, throttle=False).start()
     yield gw
     gw.stop()
 
@@ -499,6 +502,331 @@ def test_policy_evaluation_rules():
             evaluate_policy(malformed, arn)
 
 
+# --- CORS preflight (SAM's Cors) -------------------------------------------------------------
+
+
+def preflight(gw: LocalGateway, path: str, headers=()):
+    return call(
+        gw,
+        "OPTIONS",
+        path,
+        headers=[("Origin", "https://app.example"), ("Access-Control-Request-Method", "GET"), *headers],
+    )
+
+
+def invocation_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if " START RequestId: " in line]
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/echo", "GET,OPTIONS"),  # an authorizer route: the preflight still needs no token
+        ("/test/echo", "GET,OPTIONS"),
+        ("/items/abc", "GET,OPTIONS"),
+        ("/items/special", "GET,OPTIONS"),
+        ("/", "GET,OPTIONS"),
+        # A path with ANY: SAM lists every method, and its OPTIONS method beats ANY.
+        ("/public", "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"),
+        ("/files/a/b", "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"),
+    ],
+)
+def test_preflight_is_answered_by_the_gateway_without_authorizer_or_lambda(gateway, logs, path, methods):
+    calls = authorizer(gateway).invocations
+    mark = logs.mark()
+    status, headers, body = preflight(gateway, path)
+    assert (status, body) == (200, b"")
+    named = dict(headers)
+    assert named["Access-Control-Allow-Origin"] == CORS_ORIGIN  # the template's value, unquoted
+    assert named["Access-Control-Allow-Headers"] == "X-Token,Content-Type"
+    assert named["Access-Control-Allow-Methods"] == methods
+    assert named["Access-Control-Max-Age"] == "300"
+    assert "Access-Control-Allow-Credentials" not in named  # only with AllowCredentials: true
+    assert named["Content-Type"] == "application/json"
+    uuid.UUID(named["x-amzn-RequestId"])
+    assert "x-amzn-ErrorType" not in named
+    assert authorizer(gateway).invocations == calls
+    assert invocation_lines(logs.since(mark)) == []  # MOCK integration: no function ran
+
+
+def test_preflight_ignores_a_token_and_its_validation(gateway):
+    calls = authorizer(gateway).invocations
+    uncached_calls = authorizer(gateway, "UncachedAuth").invocations
+    assert preflight(gateway, "/echo", headers=[("X-Token", "not valid at all")])[0] == 200
+    assert preflight(gateway, "/uncached", headers=[("X-Token", "Bearer allow")])[0] == 200
+    assert authorizer(gateway).invocations == calls
+    assert authorizer(gateway, "UncachedAuth").invocations == uncached_calls
+
+
+@pytest.mark.parametrize("path", ["/nope", "/test/nope", "/items", "/items/a/b"])
+def test_preflight_on_an_unknown_path_is_missing_authentication_token(gateway, path):
+    status, headers, body = preflight(gateway, path)
+    assert (status, body) == (404, b'{"detail": "Not found"}')
+    named = dict(headers)
+    assert named["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    assert named["Access-Control-Allow-Origin"] == CORS_ORIGIN
+    assert "Access-Control-Allow-Methods" not in named
+
+
+def test_an_explicit_options_route_keeps_its_function(gateway, logs):
+    mark = logs.mark()
+    status, headers, body = preflight(gateway, "/custom-options")
+    assert status == 200
+    assert dict(headers)["X-Function"] == "echo"
+    event = json.loads(body)["event"]
+    assert (event["httpMethod"], event["resource"]) == ("OPTIONS", "/custom-options")
+    assert "Access-Control-Allow-Methods" not in dict(headers)
+    assert len(invocation_lines(logs.since(mark))) == 1
+
+
+def test_without_cors_options_is_an_unknown_method(stack):
+    gw = LocalGateway(dataclasses.replace(stack, cors=None), env=ENV, port=0, throttle=False).start()
+    try:
+        status, _, body = preflight(gw, "/echo")
+        assert (status, body) == (404, b'{"detail": "Not found"}')
+    finally:
+        gw.stop()
+
+
+def test_preflight_runs_the_default_authorizer_when_the_template_asks_for_it(stack):
+    # SAM's default is AddDefaultAuthorizerToCorsPreflight: true (the fixture, like podgate, says false).
+    cors = dataclasses.replace(stack.cors, authorizer="TokenAuth", allow_credentials=True)
+    gw = LocalGateway(dataclasses.replace(stack, cors=cors), env=ENV, port=0, log_sink=Logs(), throttle=False).start()
+    try:
+        status, headers, body = preflight(gw, "/public")  # a NONE route: the preflight still needs the token
+        assert (status, json.loads(body)) == (401, {"detail": "Unauthorized"})
+        assert gw.authorizers["TokenAuth"].invocations == 0
+        status, headers, body = preflight(gw, "/public", headers=[("X-Token", "Bearer allow")])
+        assert (status, body) == (200, b"")
+        assert dict(headers)["Access-Control-Allow-Credentials"] == "true"
+        assert gw.authorizers["TokenAuth"].invocations == 1
+    finally:
+        gw.stop()
+
+
+# --- gateway responses carry the template's ResponseParameters headers -----------------------
+
+ORIGIN = [("Origin", "https://app.example")]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status", "error_type", "allow_origin"),
+    [
+        # UNAUTHORIZED maps the header from the request (method.request.header.Origin)...
+        ("GET", "/echo", [], 401, "UnauthorizedException", "https://app.example"),
+        ("GET", "/echo", [("X-Token", "Basic nope")], 401, "UnauthorizedException", "https://app.example"),
+        ("GET", "/echo", [("X-Token", "Bearer unauthorized")], 401, "UnauthorizedException", "https://app.example"),
+        # ...the others are literals, through DEFAULT_4XX / DEFAULT_5XX where not customised.
+        ("GET", "/echo", [("X-Token", "Bearer nothing")], 403, "AccessDeniedException", CORS_ORIGIN),
+        ("GET", "/nope", [], 404, "MissingAuthenticationTokenException", CORS_ORIGIN),
+        ("PUT", "/echo", [], 404, "MissingAuthenticationTokenException", CORS_ORIGIN),
+        ("GET", "/echo", [("X-Token", "Bearer crash")], 500, "AuthorizerConfigurationException", CORS_ORIGIN),
+        ("GET", "/boom", [], 502, "InternalServerErrorException", CORS_ORIGIN),
+        ("GET", "/shape/not-object", [], 502, "InternalServerErrorException", CORS_ORIGIN),
+    ],
+)
+def test_gateway_responses_carry_their_cors_header(gateway, method, path, headers, status, error_type, allow_origin):
+    got_status, got_headers, _ = call(gateway, method, path, headers=[*ORIGIN, *headers])
+    named = dict(got_headers)
+    assert (got_status, named["x-amzn-ErrorType"]) == (status, error_type)
+    assert named["Access-Control-Allow-Origin"] == allow_origin
+
+
+def test_request_too_large_carries_its_cors_header(gateway):
+    status, headers, _ = call(gateway, "POST", "/public", headers=ORIGIN, body=b"x" * (10 * 1024 * 1024 + 1))
+    assert status == 413
+    assert dict(headers)["Access-Control-Allow-Origin"] == CORS_ORIGIN
+    with socket.create_connection((gateway.host, gateway.port), timeout=5) as sock:
+        sock.sendall(b"POST /public HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\nExpect: 100-continue\r\n\r\n")
+        head = sock.recv(65536)
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert f"Access-Control-Allow-Origin: {CORS_ORIGIN}\r\n".encode() in head
+
+
+def test_an_internal_gateway_error_carries_its_cors_header(stack, monkeypatch):
+    gw = LocalGateway(stack, env=ENV, port=0, log_sink=Logs(), throttle=False).start()
+    try:
+
+        def broken(path):
+            raise RuntimeError("router bug")
+
+        monkeypatch.setattr(gw.router, "match", broken)
+        resp = requests.get(f"{gw.url}/public", timeout=5)
+        assert (resp.status_code, resp.json()) == (500, {"detail": "Internal server error"})
+        assert resp.headers["Access-Control-Allow-Origin"] == CORS_ORIGIN
+    finally:
+        gw.stop()
+
+
+# --- throttling (MethodSettings) -------------------------------------------------------------
+
+
+@pytest.fixture
+def throttled(stack):
+    """A gateway with the fixture's own limits (rate 2/s, burst 3) on a clock the test moves."""
+    clock = FakeClock()
+    gw = LocalGateway(stack, env=ENV, port=0, log_sink=Logs(), clock=clock).start()
+    yield gw, clock
+    gw.stop()
+
+
+def test_burst_then_429_with_the_template_gateway_response(throttled):
+    gw, _ = throttled
+    assert [preflight(gw, "/echo")[0] for _ in range(3)] == [200, 200, 200]
+    status, headers, body = preflight(gw, "/echo")
+    assert status == 429
+    # The fixture does not customise THROTTLED: DEFAULT_4XX renders it, with its header.
+    assert json.loads(body) == {"detail": "Too Many Requests", "type": "THROTTLED"}
+    named = dict(headers)
+    assert named["x-amzn-ErrorType"] == "TooManyRequestsException"
+    assert named["Access-Control-Allow-Origin"] == CORS_ORIGIN
+    assert "Retry-After" not in named  # API Gateway sends none
+
+
+def test_tokens_come_back_at_the_rate_up_to_the_burst(throttled):
+    gw, clock = throttled
+    assert [preflight(gw, "/echo")[0] for _ in range(4)] == [200, 200, 200, 429]
+    clock.now += 0.25  # half a token at 2/s
+    assert preflight(gw, "/echo")[0] == 429
+    clock.now += 0.25
+    assert [preflight(gw, "/echo")[0] for _ in range(2)] == [200, 429]
+    clock.now += 3600  # a long pause refills to the burst, never beyond
+    assert [preflight(gw, "/echo")[0] for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_each_method_has_its_own_bucket(throttled):
+    gw, _ = throttled
+    assert [preflight(gw, "/echo")[0] for _ in range(4)] == [200, 200, 200, 429]
+    # Same resource, another method; another resource, same method: full buckets.
+    assert call(gw, "GET", "/echo")[0] == 401
+    assert preflight(gw, "/items/special")[0] == 200
+    assert preflight(gw, "/test/echo")[0] == 429  # the stage prefix is the same method
+
+
+def test_throttling_comes_before_the_authorizer(throttled):
+    gw, _ = throttled
+    auth = gw.authorizers["TokenAuth"]
+    # Refused requests take tokens too: the bucket is checked first.
+    assert [call(gw, "GET", "/echo")[0] for _ in range(3)] == [401, 401, 401]
+    status, _, body = call(gw, "GET", "/echo", headers=[("X-Token", "Bearer allow")])
+    assert (status, json.loads(body)["type"]) == (429, "THROTTLED")
+    assert auth.invocations == 0
+
+
+def test_unknown_routes_are_not_method_throttled(throttled):
+    gw, _ = throttled
+    assert {call(gw, "GET", "/nope")[0] for _ in range(10)} == {404}
+
+
+def test_throttle_override_replaces_the_template_limits(stack):
+    clock = FakeClock()
+    gw = LocalGateway(stack, env=ENV, port=0, clock=clock, throttle=(1.0, 1)).start()
+    try:
+        assert [preflight(gw, "/echo")[0] for _ in range(2)] == [200, 429]
+        assert gw.throttle.limits("/echo", "OPTIONS") == (1.0, 1)
+    finally:
+        gw.stop()
+    off = LocalGateway(stack, env=ENV, port=0, clock=clock, throttle=False)
+    assert off.throttle.limits("/echo", "OPTIONS") is None
+
+
+def test_token_bucket():
+    clock = FakeClock()
+    bucket = TokenBucket(rate=10, burst=2, clock=clock)
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
+    clock.now += 0.1
+    assert (bucket.take(), bucket.take()) == (True, False)
+    clock.now += 100
+    assert bucket.tokens == 2
+    assert not TokenBucket(rate=5, burst=0, clock=clock).take()  # a burst of 0 refuses everything
+    unlimited = TokenBucket(rate=float("inf"), burst=1, clock=clock)
+    assert unlimited.take() and not unlimited.take()
+    clock.now += 0.001
+    assert unlimited.take()
+
+
+def test_method_settings_specific_beats_stage_wide_and_missing_limits_are_the_accounts():
+    settings = [
+        MethodSetting("/*", "*", 50.0, 100),
+        MethodSetting("/~1pods~1{pod_id}", "GET", 5.0, None),
+        MethodSetting("/~1pods", "*", None, 7),
+    ]
+    throttle = StageThrottle(settings, FakeClock())
+    assert throttle.limits("/health", "GET") == (50.0, 100)
+    assert throttle.limits("/pods/{pod_id}", "GET") == (5.0, 100)  # burst from the stage-wide setting
+    assert throttle.limits("/pods/{pod_id}", "DELETE") == (50.0, 100)
+    assert throttle.limits("/pods", "POST") == (50.0, 7)
+    assert StageThrottle([MethodSetting("/", "GET", 1.0, 1)], FakeClock()).limits("/", "GET") == (1.0, 1)
+    only_specific = StageThrottle([MethodSetting("/~1pods", "GET", 5.0, None)], FakeClock())
+    assert only_specific.limits("/pods", "GET") == (5.0, 5000)  # the account's default burst
+    assert only_specific.limits("/health", "GET") is None
+    assert StageThrottle([], FakeClock()).limits("/pods", "GET") is None
+
+
+# --- podgate's own template: CORS and throttling as deployed ---------------------------------
+
+
+@pytest.fixture
+def podgate_gateway():
+    """The real template's gateway. Nothing here reaches a function, so nothing is spawned."""
+    clock = FakeClock()
+    gw = LocalGateway(load_stack(stack_name="gwcors"), env={"AWS_REGION": "us-east-1"}, port=0, clock=clock)
+    gw.start()
+    yield gw, clock
+    gw.stop()
+
+
+def test_podgate_preflight_headers(podgate_gateway):
+    gw, _ = podgate_gateway
+    for path in ("/pods", "/dev/pods/abc", "/pods/abc/stop", "/auth", "/health"):
+        status, headers, body = preflight(gw, path)
+        assert (status, body) == (200, b""), path
+        named = dict(headers)
+        assert named["Access-Control-Allow-Origin"] == "*"
+        assert named["Access-Control-Allow-Headers"] == "Authorization,Content-Type,Idempotency-Key"
+        assert named["Access-Control-Allow-Methods"] == "GET,POST,DELETE,OPTIONS"
+        assert named["Access-Control-Max-Age"] == "600"
+    assert gw.authorizers["BearerTokenAuthorizer"].invocations == 0
+    assert all(pool.cold_starts == 0 for pool in gw.pools.values())
+
+
+def test_podgate_gateway_responses_carry_the_allowed_origin(podgate_gateway):
+    gw, _ = podgate_gateway
+    for method, path, headers, status, body in [
+        ("GET", "/pods", [], 401, {"detail": "Unauthorized"}),
+        ("GET", "/pods", [("Authorization", "Bearer not-a-jwt")], 401, {"detail": "Unauthorized"}),
+        ("GET", "/nope", [], 404, {"detail": "Not found"}),
+        ("OPTIONS", "/nope", [], 404, {"detail": "Not found"}),
+        ("PUT", "/pods", [], 404, {"detail": "Not found"}),
+    ]:
+        got_status, got_headers, got_body = call(gw, method, path, headers=headers)
+        assert (got_status, json.loads(got_body)) == (status, body), (method, path)
+        assert dict(got_headers)["Access-Control-Allow-Origin"] == "*", (method, path)
+    assert gw.authorizers["BearerTokenAuthorizer"].invocations == 0
+
+
+def test_podgate_stage_throttling_is_50_per_second_with_a_burst_of_100(podgate_gateway):
+    gw, clock = podgate_gateway
+    assert gw.throttle.limits("/pods", "GET") == (50.0, 100)
+    assert {preflight(gw, "/health")[0] for _ in range(100)} == {200}
+    status, headers, body = preflight(gw, "/health")
+    assert (status, json.loads(body)) == (429, {"detail": "Too many requests"})
+    assert dict(headers)["Access-Control-Allow-Origin"] == "*"
+    assert "Retry-After" not in dict(headers)
+    clock.now += 0.02  # one token at 50/s
+    assert [preflight(gw, "/health")[0] for _ in range(2)] == [200, 429]
+
+
+def test_podgate_cors_origin_parameter_reaches_preflight_and_gateway_responses():
+    stack = load_stack(parameter_overrides={"CorsAllowOrigin": "https://console.example.com"}, stack_name="gwcors2")
+    gw = LocalGateway(stack, env={"AWS_REGION": "us-east-1"}, port=0, throttle=False).start()
+    try:
+        assert dict(preflight(gw, "/pods")[1])["Access-Control-Allow-Origin"] == "https://console.example.com"
+        assert dict(call(gw, "GET", "/pods")[1])["Access-Control-Allow-Origin"] == "https://console.example.com"
+    finally:
+        gw.stop()
+
+
 # --- the Lambda runtime ----------------------------------------------------------------------
 
 
@@ -588,13 +916,14 @@ def test_timeout_kills_the_container_and_the_next_call_cold_starts(gateway, api,
 
 def test_integration_timeout_is_504_while_the_function_runs_on(stack):
     logs = Logs()
-    gw = LocalGateway(stack, env=ENV, port=0, log_sink=logs, integration_timeout=0.3).start()
+    gw = LocalGateway(stack, env=ENV, port=0, log_sink=logs, integration_timeout=0.3, throttle=False).start()
     try:
         requests.get(f"{gw.url}/sleep?seconds=0", timeout=5)  # warm up
         started = time.monotonic()
         resp = requests.get(f"{gw.url}/sleep?seconds=0.6", timeout=5)
         assert time.monotonic() - started < 0.55
         assert (resp.status_code, resp.json()) == (504, {"detail": "Gateway timeout"})
+        assert resp.headers["Access-Control-Allow-Origin"] == CORS_ORIGIN  # INTEGRATION_TIMEOUT's own
         # Like Lambda behind API Gateway, the function finishes and its container stays warm.
         deadline = time.monotonic() + 3
         while not any("Duration: 6" in line for line in logs.lines) and time.monotonic() < deadline:
@@ -607,7 +936,7 @@ def test_integration_timeout_is_504_while_the_function_runs_on(stack):
 
 
 def test_pool_grows_to_the_concurrency_limit_then_queues(stack):
-    gw = LocalGateway(stack, env=ENV, port=0, log_sink=Logs(), max_concurrency_per_function=2).start()
+    gw = LocalGateway(stack, env=ENV, port=0, log_sink=Logs(), max_concurrency_per_function=2, throttle=False).start()
     try:
         results: list[requests.Response] = []
         threads = [

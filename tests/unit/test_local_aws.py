@@ -87,7 +87,8 @@ def test_moto_listens_on_loopback(endpoint):
 
 
 def test_tables_are_created_from_the_template(stack, endpoint, resources):
-    assert resources.tables == {"UsersTable": "awstest-UsersTable", "PodsTable": "awstest-PodsTable"}
+    assert resources.tables == {logical: f"awstest-{logical}" for logical in stack.tables}
+    assert {"UsersTable", "PodsTable", "LoginAttemptsTable"} <= set(resources.tables)
     ddb = aws("dynamodb", endpoint)
     users = ddb.describe_table(TableName="awstest-UsersTable")["Table"]
     assert users["KeySchema"] == [{"AttributeName": "username", "KeyType": "HASH"}]
@@ -97,6 +98,8 @@ def test_tables_are_created_from_the_template(stack, endpoint, resources):
     assert gsi["IndexName"] == "owner-index"
     assert gsi["KeySchema"] == stack.tables["PodsTable"]["GlobalSecondaryIndexes"][0]["KeySchema"]
     assert gsi["Projection"] == {"ProjectionType": "ALL"}
+    ttl = ddb.describe_time_to_live(TableName="awstest-LoginAttemptsTable")["TimeToLiveDescription"]
+    assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expires_at", "ENABLED")
 
 
 def test_time_to_live_and_provisioned_billing_are_honoured(stack, endpoint):

@@ -1,10 +1,11 @@
 """template.yaml as the local stack reads it: routes, environments, authorizer, tables, secrets."""
 
 import re
+import textwrap
 
 import pytest
 
-from podgate_local.template import ROOT, load_stack
+from podgate_local.template import ROOT, Cors, MethodSetting, load_stack
 
 GLOBAL_ENV = {
     "POWERTOOLS_SERVICE_NAME": "podgate",
@@ -15,6 +16,7 @@ GLOBAL_ENV = {
     "SECRETS_MANAGER_TTL": "300",
     "TOKEN_ISSUER": "podgate",
     "TOKEN_AUDIENCE": "podgate-api",
+    "CORS_ALLOW_ORIGIN": "*",
 }
 
 
@@ -54,6 +56,9 @@ def test_function_environment_is_globals_merged_with_its_own(stack):
     assert auth.environment == {
         **GLOBAL_ENV,
         "USERS_TABLE": "podgate-local-UsersTable",
+        "LOGIN_ATTEMPTS_TABLE": "podgate-local-LoginAttemptsTable",
+        "LOGIN_FAILURE_LIMIT": "5",
+        "LOGIN_FAILURE_WINDOW_SECONDS": "900",
         "JWT_SECRET_ID": "podgate-local/jwt-signing-key",
         "TOKEN_LIFETIME_SECONDS": "3600",
     }
@@ -165,3 +170,88 @@ def test_layer_without_build_method_is_imported_from_its_python_folder():
     assert stack.functions["EchoFunction"].layers == (fixture / "layer" / "python",)
     assert stack.binary_media_types == ("application/octet-stream",)
     assert stack.api_name == "gwtest-api"
+
+
+def test_cors_is_the_apis_with_values_as_mapping_expressions(stack):
+    assert stack.cors == Cors(
+        allow_origin="'*'",
+        allow_headers="'Authorization,Content-Type,Idempotency-Key'",
+        allow_methods="'GET,POST,DELETE,OPTIONS'",
+        max_age="'600'",
+        allow_credentials=False,
+        authorizer=None,  # AddDefaultAuthorizerToCorsPreflight: false
+    )
+
+
+def test_cors_origin_follows_its_parameter():
+    stack = load_stack(parameter_overrides={"CorsAllowOrigin": "https://console.example.com"})
+    assert stack.cors.allow_origin == "'https://console.example.com'"
+    for name, response in stack.gateway_responses.items():
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Access-Control-Allow-Origin"] == "'https://console.example.com'", name
+
+
+def test_every_gateway_response_sends_the_allowed_origin(stack):
+    assert set(stack.gateway_responses) >= {"UNAUTHORIZED", "ACCESS_DENIED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"}
+    for name, response in stack.gateway_responses.items():
+        assert response["ResponseParameters"]["Headers"]["Access-Control-Allow-Origin"] == "'*'", name
+
+
+def test_method_settings_throttle_every_method_from_parameters(stack):
+    assert stack.method_settings == (MethodSetting("/*", "*", 50.0, 100),)
+    tight = load_stack(parameter_overrides={"ThrottlingRateLimit": "2.5", "ThrottlingBurstLimit": "7"})
+    (setting,) = tight.method_settings
+    assert (setting.throttling_rate_limit, setting.throttling_burst_limit) == (2.5, 7)
+    assert setting.applies_to("/pods/{pod_id}", "DELETE")
+
+
+def test_method_setting_paths_decode_like_cloudformation():
+    one = MethodSetting("/~1pods~1{pod_id}", "GET", 1.0, 1)
+    assert one.path == "/pods/{pod_id}"
+    assert one.applies_to("/pods/{pod_id}", "get")
+    assert not one.applies_to("/pods/{pod_id}", "DELETE")
+    assert not one.applies_to("/pods", "GET")
+    assert MethodSetting("/", "*").path == "/"
+    assert MethodSetting("/~1pods", "*").applies_to("/pods", "POST")
+    assert not MethodSetting("/*", "GET").applies_to("/pods", "GET")  # only "/*" with "*" means all
+
+
+API_ONLY = """
+    Transform: AWS::Serverless-2016-10-31
+    Resources:
+      Api:
+        Type: AWS::Serverless::Api
+        Properties:
+          StageName: s
+          {cors}
+          Auth:
+            DefaultAuthorizer: A
+            Authorizers: {{}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("cors", "expected"),
+    [
+        # A plain string is AllowOrigin; the preflight then gets the default authorizer, SAM's default.
+        ("Cors: \"'https://a.example'\"", Cors("'https://a.example'", authorizer="A")),
+        (
+            "Cors: {AllowOrigin: \"'*'\", MaxAge: 0, AllowCredentials: true}",
+            Cors("'*'", max_age="0", allow_credentials=True, authorizer="A"),
+        ),
+        ("", None),
+    ],
+)
+def test_cors_forms(tmp_path, cors, expected):
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent(API_ONLY.format(cors=cors)))
+    stack = load_stack(template)
+    assert stack.cors == expected
+    assert stack.method_settings == ()
+
+
+def test_cors_without_allow_origin_is_refused_as_sam_does(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent(API_ONLY.format(cors="Cors: {AllowHeaders: \"'X'\"}")))
+    with pytest.raises(ValueError, match="AllowOrigin"):
+        load_stack(template)
