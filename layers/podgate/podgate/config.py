@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from podgate.errors import ConfigurationError
 
 
-def _require(name: str) -> str:
+def require(name: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
         raise ConfigurationError(f"environment variable {name} is not set")
@@ -45,24 +45,11 @@ class TokenSettings:
     def from_env(cls) -> TokenSettings:
         lifetime = _int("TOKEN_LIFETIME_SECONDS", 3600)
         return cls(
-            secret_id=_require("JWT_SECRET_ID"),
+            secret_id=require("JWT_SECRET_ID"),
             issuer=os.environ.get("TOKEN_ISSUER", "podgate"),
             audience=os.environ.get("TOKEN_AUDIENCE", "podgate-api"),
             lifetime_seconds=lifetime,
             rotation_grace_seconds=max(_int("TOKEN_ROTATION_GRACE_SECONDS", 86400), lifetime),
-        )
-
-
-@dataclass(frozen=True)
-class TableSettings:
-    users_table: str
-    pods_table: str | None
-
-    @classmethod
-    def from_env(cls, *, pods: bool = True) -> TableSettings:
-        return cls(
-            users_table=_require("USERS_TABLE"),
-            pods_table=_require("PODS_TABLE") if pods else None,
         )
 
 
@@ -74,8 +61,8 @@ class RunPodSettings:
     @classmethod
     def from_env(cls) -> RunPodSettings:
         return cls(
-            api_url=_require("RUNPOD_API_URL").rstrip("/"),
-            secret_id=_require("RUNPOD_SECRET_ID"),
+            api_url=require("RUNPOD_API_URL").rstrip("/"),
+            secret_id=require("RUNPOD_SECRET_ID"),
         )
 
 
@@ -88,7 +75,7 @@ class LoginThrottleSettings:
     @classmethod
     def from_env(cls) -> LoginThrottleSettings:
         return cls(
-            attempts_table=_require("LOGIN_ATTEMPTS_TABLE"),
+            attempts_table=require("LOGIN_ATTEMPTS_TABLE"),
             failure_limit=_int("LOGIN_FAILURE_LIMIT", 5),
             window_seconds=_int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
         )

@@ -11,8 +11,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from podgate.clients.secrets import SecretsClient
-from podgate.config import LoginThrottleSettings, RunPodSettings, TableSettings, TokenSettings
-from podgate.services.tokens import TokenService
+from podgate.config import LoginThrottleSettings, RunPodSettings, TokenSettings, require
 
 if TYPE_CHECKING:
     from podgate.clients.runpod import RunPodClient
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
     from podgate.services.auth import AuthService
     from podgate.services.gpu_catalog import GpuCatalog
     from podgate.services.pods import PodService
+    from podgate.services.tokens import TokenService
 
 # The Lambda context of the invocation in progress; RunPod calls size their timeouts from it.
 lambda_context: contextvars.ContextVar[Any] = contextvars.ContextVar("lambda_context", default=None)
@@ -38,6 +38,8 @@ def secrets() -> SecretsClient:
 
 @cache
 def token_service() -> TokenService:
+    from podgate.services.tokens import TokenService
+
     settings = TokenSettings.from_env()
     return TokenService(
         settings, lambda fresh: secrets().get(settings.secret_id, max_age=0 if fresh else None)
@@ -48,14 +50,14 @@ def token_service() -> TokenService:
 def users() -> UsersRepository:
     from podgate.repositories.users import UsersRepository
 
-    return UsersRepository(TableSettings.from_env(pods=False).users_table)
+    return UsersRepository(require("USERS_TABLE"))
 
 
 @cache
 def pod_records() -> PodRecordsRepository:
     from podgate.repositories.pods import PodRecordsRepository
 
-    return PodRecordsRepository(str(TableSettings.from_env().pods_table))
+    return PodRecordsRepository(require("PODS_TABLE"))
 
 
 @cache

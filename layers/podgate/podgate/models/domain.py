@@ -35,9 +35,17 @@ class User:
     updated_at: str = ""
 
 
+PENDING_PREFIX = "pending#"
+
+
 @dataclass(frozen=True)
 class PodRecord:
-    """Who owns a pod the API created. RunPod stays the source of truth for the pod's state."""
+    """Who owns a pod the API created. RunPod stays the source of truth for the pod's state.
+
+    A create first writes a *pending* record (pod_id "pending#<tag>") before it asks RunPod
+    for the pod, and replaces it with the real one after: whatever fails in between, a pod
+    RunPod started always has a record naming its owner, found again by its create tag.
+    """
 
     pod_id: str
     owner: str
@@ -46,3 +54,12 @@ class PodRecord:
     gpu_type: str
     gpu_count: int
     created_at: str
+    create_tag: str = ""
+
+    @property
+    def pending(self) -> bool:
+        return self.pod_id.startswith(PENDING_PREFIX)
+
+    @staticmethod
+    def pending_id(tag: str) -> str:
+        return PENDING_PREFIX + tag

@@ -1,17 +1,22 @@
-"""Pod ownership records in DynamoDB: key `pod_id`, GSI `owner-index` (owner, created_at)."""
+"""Pod ownership records in DynamoDB: key `pod_id`, GSI `owner-index` (owner, created_at).
+
+Pending records ("pending#<tag>", see PodRecord) live in the same table so that one query by
+owner sees both; readers that want real pods filter them out.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from podgate.models.domain import PodRecord
-from podgate.repositories.dynamo import BotoCoreError, ClientError, StorageError, dynamodb_client
+from podgate.repositories.dynamo import BotoCoreError, ClientError, StorageError, dynamodb_client, error_code
 
 OWNER_INDEX = "owner-index"
 
 
 def _to_item(rec: PodRecord) -> dict[str, Any]:
-    return {
+    item = {
         "pod_id": {"S": rec.pod_id},
         "owner": {"S": rec.owner},
         "name": {"S": rec.name},
@@ -20,6 +25,9 @@ def _to_item(rec: PodRecord) -> dict[str, Any]:
         "gpu_count": {"N": str(rec.gpu_count)},
         "created_at": {"S": rec.created_at},
     }
+    if rec.create_tag:
+        item["create_tag"] = {"S": rec.create_tag}
+    return item
 
 
 def _to_record(item: dict[str, Any]) -> PodRecord:
@@ -31,6 +39,7 @@ def _to_record(item: dict[str, Any]) -> PodRecord:
         gpu_type=item.get("gpu_type", {}).get("S", ""),
         gpu_count=int(item.get("gpu_count", {}).get("N", "1")),
         created_at=item.get("created_at", {}).get("S", ""),
+        create_tag=item.get("create_tag", {}).get("S", ""),
     )
 
 
@@ -43,25 +52,41 @@ class PodRecordsRepository:
     def client(self) -> Any:
         return self._client or dynamodb_client()
 
-    def put(self, record: PodRecord) -> None:
+    def _call(self, what: str, operation: str, **kwargs: Any) -> Any:
         try:
-            self.client.put_item(TableName=self._table, Item=_to_item(record))
+            return getattr(self.client, operation)(**kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"writing pod record failed: {exc}") from exc
+            raise StorageError(f"{what} failed: {exc}") from exc
+
+    def put(self, record: PodRecord) -> None:
+        self._call("writing pod record", "put_item", TableName=self._table, Item=_to_item(record))
+
+    def put_pending(self, record: PodRecord) -> None:
+        """Write the record a create starts with; its pod_id is PodRecord.pending_id(tag)."""
+        self._call("writing pending pod record", "put_item", TableName=self._table, Item=_to_item(record),
+                   ConditionExpression="attribute_not_exists(pod_id)")
+
+    def complete(self, pending: PodRecord, pod_id: str) -> PodRecord:
+        """Replace a pending record by the real one, atomically: never neither, never both."""
+        record = replace(pending, pod_id=pod_id)
+        try:
+            self.client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self._table, "Item": _to_item(record)}},
+                {"Delete": {"TableName": self._table, "Key": {"pod_id": {"S": pending.pod_id}}}},
+            ])
+        except ClientError as exc:
+            raise StorageError(f"completing pod record failed: {error_code(exc)} {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"completing pod record failed: {exc}") from exc
+        return record
 
     def get(self, pod_id: str) -> PodRecord | None:
-        try:
-            resp = self.client.get_item(TableName=self._table, Key={"pod_id": {"S": pod_id}})
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"reading pod record failed: {exc}") from exc
-        item = resp.get("Item")
+        item = self._call("reading pod record", "get_item", TableName=self._table,
+                          Key={"pod_id": {"S": pod_id}}).get("Item")
         return _to_record(item) if item else None
 
     def delete(self, pod_id: str) -> None:
-        try:
-            self.client.delete_item(TableName=self._table, Key={"pod_id": {"S": pod_id}})
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"deleting pod record failed: {exc}") from exc
+        self._call("deleting pod record", "delete_item", TableName=self._table, Key={"pod_id": {"S": pod_id}})
 
     def _collect(self, operation: str, **kwargs: Any) -> list[PodRecord]:
         records: list[PodRecord] = []
@@ -72,14 +97,16 @@ class PodRecordsRepository:
             raise StorageError(f"listing pod records failed: {exc}") from exc
         return records
 
-    def list_by_owner(self, owner: str) -> list[PodRecord]:
-        return self._collect(
+    def list_by_owner(self, owner: str, *, include_pending: bool = False) -> list[PodRecord]:
+        records = self._collect(
             "query",
             IndexName=OWNER_INDEX,
             KeyConditionExpression="#o = :o",
             ExpressionAttributeNames={"#o": "owner"},
             ExpressionAttributeValues={":o": {"S": owner}},
         )
+        return records if include_pending else [r for r in records if not r.pending]
 
-    def list_all(self) -> list[PodRecord]:
-        return self._collect("scan")
+    def list_all(self, *, include_pending: bool = False) -> list[PodRecord]:
+        records = self._collect("scan")
+        return records if include_pending else [r for r in records if not r.pending]

@@ -8,12 +8,20 @@ state; the ownership table only says who created what.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
 from datetime import UTC, datetime
 
-from podgate.errors import PodNotFound, RunPodConflict, RunPodNotFound
+from podgate.errors import (
+    PodNotFound,
+    RunPodConflict,
+    RunPodError,
+    RunPodNotFound,
+    RunPodTimeout,
+    RunPodUnavailable,
+)
 from podgate.models.api import (
     POD_ID_PATTERN,
     CreatePodRequest,
@@ -33,7 +41,24 @@ log = logging.getLogger(__name__)
 # Set on every pod the API creates, so a create whose answer was lost can be found again.
 CREATE_TAG_ENV = "PODGATE_CREATE_TAG"
 STOPPED_STATES = frozenset({"EXITED"})
+CREATE_ATTEMPTS = 2
 _POD_ID = re.compile(POD_ID_PATTERN)
+
+
+def create_tag(pod: RunPodPod) -> str | None:
+    return (pod.env or {}).get(CREATE_TAG_ENV)
+
+
+def _create_tag(username: str, idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(f"{username}\n{idempotency_key}".encode()).hexdigest()[:32]
+
+
+def _outcome_unknown(exc: RunPodError) -> bool:
+    """Did RunPod perhaps start the pod although the call failed? Timeouts, broken connections
+    and plain 5xx (RunPod has answered 500 to a create that billed a pod) leave it open."""
+    return isinstance(exc, (RunPodTimeout, RunPodUnavailable)) or type(exc) is RunPodError
 
 
 def _item(pod: RunPodPod, record: PodRecord | None) -> PodItem:
@@ -69,16 +94,26 @@ class PodService:
         return record
 
     def list(self, who: Principal) -> PodListResponse:
-        records = self._records.list_all() if who.is_admin else self._records.list_by_owner(who.username)
-        by_id = {r.pod_id: r for r in records}
+        records = (
+            self._records.list_all(include_pending=True)
+            if who.is_admin
+            else self._records.list_by_owner(who.username, include_pending=True)
+        )
+        by_id = {r.pod_id: r for r in records if not r.pending}
+        # A create whose answer was lost leaves only a pending record until the reconciler
+        # (or a retry with the same Idempotency-Key) completes it: match those by create tag.
+        by_tag = {r.create_tag: r for r in records if r.pending and r.create_tag}
         pods = self._runpod.list_pods()
-        visible = [p for p in pods if who.is_admin or p.id in by_id]
+        items: list[PodItem] = []
+        for pod in pods:
+            record = by_id.get(pod.id) or by_tag.get(create_tag(pod) or "")
+            if record is not None or who.is_admin:
+                items.append(_item(pod, record))
         gone = set(by_id) - {p.id for p in pods}
         if gone:
             # Records whose pod no longer exists on RunPod (deleted elsewhere); the reconciler
-            # cleans them up, the list just doesn't show them.
+            # removes them, the list just doesn't show them.
             log.warning("pod records without a RunPod pod", extra={"pod_ids": sorted(gone)})
-        items = [_item(p, by_id.get(p.id)) for p in visible]
         items.sort(key=lambda i: (i.created_at or "", i.pod_id))
         return PodListResponse(pods=[i.pod_id for i in items], items=items)
 
@@ -90,42 +125,80 @@ class PodService:
             raise PodNotFound() from None
         return _item(pod, record)
 
-    def create(self, who: Principal, req: CreatePodRequest) -> CreatePodResponse:
+    def create(
+        self, who: Principal, req: CreatePodRequest, *, idempotency_key: str | None = None
+    ) -> CreatePodResponse:
+        """Create the pod, never leaving it without an ownership record.
+
+        The order is: pending record (names the owner and the create tag), RunPod create with
+        the tag in the pod's env, then the pending record is swapped for the real one. If RunPod
+        fails in a way that may still have started the pod (timeout, reset, 5xx), the pod is
+        looked up by its tag before anything is retried or answered. With an Idempotency-Key
+        the tag is derived from user and key, so a retry finds the pod an earlier attempt
+        started instead of starting a second one.
+        """
         gpu = self._catalog.resolve(req.gpu_type)
-        tag = uuid.uuid4().hex
-        body = RunPodCreatePod(
-            name=req.name,
-            image=req.image,
-            cloud=req.cloud_type,
-            gpu={"id": gpu.id, "count": req.gpu_count},
-            disk=req.container_disk_gb,
-            mounts={"persistent": {"size": req.volume_gb, "path": "/workspace"}} if req.volume_gb else None,
-            ports=req.ports,
-            env={**(req.env or {}), CREATE_TAG_ENV: tag},
-        )
-        pod = self._runpod.create_pod(body)
-        record = PodRecord(
-            pod_id=pod.id,
+        tag = _create_tag(who.username, idempotency_key)
+        pending = PodRecord(
+            pod_id=PodRecord.pending_id(tag),
             owner=who.username,
             name=req.name,
             image=req.image,
             gpu_type=gpu.id,
             gpu_count=req.gpu_count,
             created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            create_tag=tag,
         )
-        try:
-            self._records.put(record)
-        except Exception:
-            # Without a record nobody but an admin could see or stop a pod that bills by the
-            # hour: undo the create rather than leave an orphan.
-            log.exception("recording pod ownership failed; terminating the new pod", extra={"pod_id": pod.id})
-            try:
-                self._runpod.terminate_pod(pod.id)
-            except Exception:
-                log.exception("terminating the unrecorded pod failed", extra={"pod_id": pod.id, "tag": tag})
-            raise
+        earlier = self._records.get(pending.pod_id) if idempotency_key else None
+        pod = self._find_by_tag(tag) if earlier else None
+        if pod is None:
+            if earlier is None:
+                self._records.put(pending)
+            pod = self._start(self._runpod_request(req, gpu.id, tag), pending)
+        else:
+            log.info("an earlier attempt with this key started the pod", extra={"pod_id": pod.id})
+        self._records.complete(earlier or pending, pod.id)
         log.info("pod created", extra={"pod_id": pod.id, "gpu_type": gpu.id, "owner": who.username})
         return CreatePodResponse(pod_id=pod.id)
+
+    @staticmethod
+    def _runpod_request(req: CreatePodRequest, gpu_id: str, tag: str) -> RunPodCreatePod:
+        return RunPodCreatePod(
+            name=req.name,
+            image=req.image,
+            cloud=req.cloud_type,
+            gpu={"id": gpu_id, "count": req.gpu_count},
+            disk=req.container_disk_gb,
+            mounts={"persistent": {"size": req.volume_gb, "path": "/workspace"}} if req.volume_gb else None,
+            ports=req.ports,
+            env={**(req.env or {}), CREATE_TAG_ENV: tag},
+        )
+
+    def _start(self, body: RunPodCreatePod, pending: PodRecord) -> RunPodPod:
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                return self._runpod.create_pod(body)
+            except (RunPodTimeout, RunPodUnavailable, RunPodError) as exc:
+                if not _outcome_unknown(exc):
+                    # RunPod refused (capacity, rate limit, bad key...): nothing was started.
+                    self._records.delete(pending.pod_id)
+                    raise
+                log.warning("create failed with an unknown outcome; looking for the pod",
+                            extra={"error": type(exc).__name__, "attempt": attempt, "tag": pending.create_tag})
+                try:
+                    found = self._find_by_tag(pending.create_tag)
+                except RunPodError:
+                    found = None  # cannot tell; the pending record stays for the reconciler
+                if found is not None:
+                    return found
+                if attempt == CREATE_ATTEMPTS or isinstance(exc, RunPodTimeout):
+                    # A timeout has used the time a second attempt would need. The pending
+                    # record stays: the reconciler adopts the pod if it turns up.
+                    raise
+        raise AssertionError("unreachable")
+
+    def _find_by_tag(self, tag: str) -> RunPodPod | None:
+        return next((p for p in self._runpod.list_pods() if create_tag(p) == tag), None)
 
     def stop(self, who: Principal, pod_id: str) -> StopPodResponse:
         self._visible_record(who, pod_id)
