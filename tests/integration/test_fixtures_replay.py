@@ -10,6 +10,7 @@ from tests.helpers import load_event
 
 CASES = [
     ("HealthFunction", "health.json", 200),
+    ("HealthFunction", "health_deep.json", 200),
     ("AuthFunction", "auth_wrong_password.json", 401),
     ("AuthFunction", "auth_malformed_body.json", 400),
     ("AuthFunction", "auth_missing_field.json", 422),
@@ -34,6 +35,11 @@ def test_fixture_through_worker(stack, function, fixture, status):
     assert result.error is None, result.error
     assert result.payload["statusCode"] == status, result.payload
     assert "detail" in json.loads(result.payload["body"]) or status == 200
+
+
+def test_reconcile_fixture(stack):
+    result = stack.invoke("ReconcileFunction", load_event("reconcile.json"))
+    assert result.error is None and {"adopted", "stale_records_removed", "untracked_pods"} <= set(result.payload)
 
 
 @pytest.mark.parametrize("fixture", ["authorizer_garbage_token.json", "authorizer_basic_scheme.json",

@@ -189,3 +189,26 @@ def test_deep_health(stack):
     assert set(body["checks"]) == {"runpod", "users_table", "pods_table"}
     assert all(c["ok"] for c in body["checks"].values())
     assert json.dumps(body).count("latency_ms") == 3
+
+
+def test_a_404_on_delete_for_a_pod_runpod_still_has_keeps_the_record(stack, user):
+    # QA defect 4: the API said "deleted" while the pod kept running and lost its owner
+    pod_id = user.create_pod()
+    stack.runpod.add_fault("status", method="DELETE", path=f"/v2/pods/{pod_id}", status=404, times=1)
+    resp = user.request("DELETE", f"/pods/{pod_id}")
+    assert (resp.status_code, resp.json()) == (502, {"detail": "RunPod API error"})
+    assert records(stack)[pod_id]["owner"]["S"] == user.username
+    assert user.request("DELETE", f"/pods/{pod_id}").json() == {"status": "deleted"}
+
+
+def test_env_values_echoed_by_a_runpod_error_never_reach_the_logs(stack, user):
+    # QA defect 7: RunPod's error body repeated an env value outside an `env` key
+    secret = "qa-env-secret-value-67890"
+    stack.runpod.add_fault("status", method="POST", path="/v2/pods", status=418, times=2,
+                           body={"detail": "boom", "echo": secret})
+    stack.clear_logs()
+    resp = user.request("POST", "/pods", json={**BODY, "env": {"HF_TOKEN": secret}})
+    assert resp.status_code == 502
+    logs = "\n".join(stack.logs)
+    assert "boom" in logs or "418" in logs  # the failure was logged...
+    assert secret not in logs  # ...without the value

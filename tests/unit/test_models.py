@@ -31,6 +31,14 @@ def test_seed_body_is_valid_with_documented_defaults():
         ({"env": {"BAD-NAME": "v"}}, "env"),
         ({"env": {"PODGATE_CREATE_TAG": "spoof"}}, "env"),
         ({"env": {"OK": 5}}, "env"),
+        # regressions: `$` also matched before a trailing newline; JSON types were coerced
+        ({"image": "my-image\n"}, "image"),
+        ({"env": {"A\n": "x"}}, "env"),
+        ({"gpu_count": "2"}, "gpu_count"),
+        ({"gpu_count": True}, "gpu_count"),
+        ({"gpu_count": 1.0}, "gpu_count"),
+        ({"container_disk_gb": "10"}, "container_disk_gb"),
+        ({"name": 5}, "name"),
     ],
 )
 def test_invalid_create_bodies(change, field):
@@ -57,7 +65,7 @@ def test_full_create_body():
 
 
 @pytest.mark.parametrize("pod_id,ok", [("pod-123", True), ("abc_DEF9", True), ("", False), ("a/b", False),
-                                        ("x" * 65, False), ("../etc", False)])
+                                        ("x" * 65, False), ("../etc", False), ("abc\n", False), (123, False)])
 def test_pod_id(pod_id, ok):
     if ok:
         assert PodIdRequest.model_validate({"pod_id": pod_id}).pod_id == pod_id

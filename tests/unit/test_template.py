@@ -62,7 +62,13 @@ def test_function_environment_is_globals_merged_with_its_own(stack):
         "JWT_SECRET_ID": "podgate-local/jwt-signing-key",
         "TOKEN_LIFETIME_SECONDS": "3600",
     }
-    assert stack.functions["HealthFunction"].environment == GLOBAL_ENV
+    assert stack.functions["HealthFunction"].environment == {
+        **GLOBAL_ENV,
+        "USERS_TABLE": "podgate-local-UsersTable",
+        "PODS_TABLE": "podgate-local-PodsTable",
+        "RUNPOD_SECRET_ID": "podgate/runpod-api-key",
+        "RUNPOD_API_URL": "https://api.runpod.io/v2",
+    }
     assert stack.functions["ListPodsFunction"].environment == {
         **GLOBAL_ENV,
         "USERS_TABLE": "podgate-local-UsersTable",

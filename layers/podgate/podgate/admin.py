@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import secrets
 import sys
 import time
@@ -25,10 +26,14 @@ from podgate.services import passwords
 from podgate.services.tokens import Keyring, SigningKey
 
 LOCAL_ENV = Path(".podgate/local.env")
+# What /auth accepts (1-128 characters), narrowed to characters that are safe in logs and shells.
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 
 
 def ensure_user(users_table: str, username: str, password: str, role: str = "admin") -> bool:
     """Create the user unless it exists. True when created. Used to seed the local stack."""
+    if not USERNAME.fullmatch(username):
+        raise ValueError(f"invalid username {username!r}")
     passwords.check_policy(password)
     try:
         UsersRepository(users_table).create(username, passwords.hash_password(password), role)
@@ -86,6 +91,8 @@ def _new_password(args: argparse.Namespace) -> str:
         return password
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        sys.exit("no terminal to prompt for a password: use --password-stdin or --generate-password")
     else:
         password = getpass.getpass("new password: ")
         if getpass.getpass("repeat: ") != password:
@@ -145,6 +152,8 @@ def _rotate(args: argparse.Namespace) -> None:
 def _user_command(args: argparse.Namespace, repo: UsersRepository) -> None:
     name = args.username if "username" in args else ""
     if args.command == "add-user":
+        if not USERNAME.fullmatch(name):
+            sys.exit("usernames are 1-128 characters: letters, digits and . _ @ + - (not first)")
         user = repo.create(name, passwords.hash_password(_new_password(args)), args.role)
         print(f"created {user.username} ({user.role})")
     elif args.command == "reset-password":

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from podgate import cors, runtime
 from podgate.errors import BadRequest, NotFound, PayloadTooLarge, PodgateError, ValidationFailed
 from podgate.models.domain import Principal
-from podgate.observability import logger
+from podgate.observability import end_request, logger
 from podgate.services.identity import principal_from_context
 
 MAX_BODY_BYTES = 64 * 1024
@@ -86,6 +86,7 @@ def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], d
             return app.resolve(event, context)
         finally:
             runtime.lambda_context.reset(token)
+            end_request()
 
     return handler
 

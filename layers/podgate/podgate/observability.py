@@ -12,6 +12,7 @@ keys, pod env values), registered with `redact()`.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import threading
@@ -53,13 +54,27 @@ class _Secrets:
 
 
 _secrets = _Secrets()
+# Secrets that belong to the request in progress (pod env values): masked while it runs and
+# forgotten after, so a warm container does not collect every user's values for ever.
+_request_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("request_secrets", default=())
 
 
 def redact(*values: str | None) -> None:
-    """Never let these values reach a log line (secrets, pod env values)."""
+    """Never let these values reach a log line (the RunPod key, signing keys)."""
     for value in values:
         if value:
             _secrets.add(value)
+
+
+def redact_for_request(*values: str | None) -> None:
+    """Mask these values in every log line until the current request ends (`end_request`)."""
+    keep = tuple(v for v in values if v and len(v) >= _MIN_SECRET_LENGTH)
+    if keep:
+        _request_secrets.set(tuple(sorted({*_request_secrets.get(), *keep}, key=len, reverse=True)))
+
+
+def end_request() -> None:
+    _request_secrets.set(())
 
 
 def scrub(value: Any, key: str | None = None) -> Any:
@@ -68,6 +83,8 @@ def scrub(value: Any, key: str | None = None) -> Any:
     if isinstance(value, str):
         for pattern in _PATTERNS:
             value = pattern.sub(lambda m: (m.group(1) + " " if m.lastindex else "") + MASK, value)
+        for secret in _request_secrets.get():
+            value = value.replace(secret, MASK)
         return _secrets.scrub(value)
     if isinstance(value, dict):
         return {k: scrub(v, str(k)) for k, v in value.items()}

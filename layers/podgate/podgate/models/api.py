@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-# distribution/reference's grammar: [registry[:port]/]path[/path...][:tag][@digest]
+# distribution/reference's grammar: [registry[:port]/]path[/path...][:tag][@digest]. Patterns
+# are used with fullmatch: `$` alone would also accept a trailing newline.
 _LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?"
 _PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -27,7 +28,9 @@ PodId = Annotated[str, StringConstraints(pattern=POD_ID_PATTERN)]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types must match ("2" is not a gpu_count, true is not 1): a coerced value
+    # would silently change what gets billed.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class AuthRequest(_Request):
@@ -60,7 +63,7 @@ class CreatePodRequest(_Request):
     @field_validator("image")
     @classmethod
     def _image(cls, v: str) -> str:
-        if not IMAGE_REFERENCE.match(v):
+        if not IMAGE_REFERENCE.fullmatch(v):
             raise ValueError("image must be a container image reference such as 'runpod/pytorch:2.4.0'")
         return v
 
@@ -76,7 +79,7 @@ class CreatePodRequest(_Request):
     @classmethod
     def _env_names(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for key in v or {}:
-            if not ENV_NAME.match(key):
+            if not ENV_NAME.fullmatch(key):
                 raise ValueError("env keys must be environment variable names ([A-Za-z_][A-Za-z0-9_]*)")
             if key.upper().startswith(RESERVED_ENV_PREFIX):
                 raise ValueError(f"env keys starting with {RESERVED_ENV_PREFIX} are reserved")

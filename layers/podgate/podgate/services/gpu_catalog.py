@@ -99,8 +99,11 @@ class GpuCatalog:
                 raise _invalid(f"gpu_type {_echo(name)} is ambiguous; use one of: {choices}")
             return index.by_id[next(iter(candidates))]
         suggestions = _suggest(index, query)
-        hint = f"; did you mean: {', '.join(suggestions)}?" if suggestions else ""
-        raise _invalid(f"Unknown gpu_type {_echo(name)}{hint}")
+        if suggestions:
+            raise _invalid(f"Unknown gpu_type {_echo(name)}; did you mean: {', '.join(suggestions)}?")
+        # Nothing resembles the name: offer a few real types rather than no help at all.
+        examples = ", ".join(sorted(index.by_id)[:_MAX_SUGGESTIONS])
+        raise _invalid(f"Unknown gpu_type {_echo(name)}; available types include: {examples}")
 
     def _current(self) -> _Index:
         with self._lock:

@@ -34,7 +34,7 @@ RETRY_AFTER_SECONDS = 2
 
 
 def validate_key(key: str) -> str:
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise ValidationFailed(
             "Invalid Idempotency-Key",
             errors=[{"loc": ["header", HEADER], "msg": "must be 1-128 printable ASCII characters without spaces"}],

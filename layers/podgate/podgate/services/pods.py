@@ -33,6 +33,7 @@ from podgate.models.api import (
 )
 from podgate.models.domain import PodRecord, Principal
 from podgate.models.runpod import RunPodCreatePod, RunPodPod
+from podgate.observability import redact_for_request
 from podgate.repositories.pods import PodRecordsRepository
 from podgate.services.gpu_catalog import GpuCatalog
 
@@ -84,7 +85,7 @@ class PodService:
 
     def _visible_record(self, who: Principal, pod_id: str) -> PodRecord | None:
         """The pod's record, or PodNotFound when the caller may not see the pod."""
-        if not _POD_ID.match(pod_id):
+        if not _POD_ID.fullmatch(pod_id):
             raise PodNotFound()
         record = self._records.get(pod_id)
         if who.is_admin:
@@ -137,6 +138,7 @@ class PodService:
         the tag is derived from user and key, so a retry finds the pod an earlier attempt
         started instead of starting a second one.
         """
+        redact_for_request(*(req.env or {}).values())
         gpu = self._catalog.resolve(req.gpu_type)
         tag = _create_tag(who.username, idempotency_key)
         pending = PodRecord(
@@ -197,6 +199,13 @@ class PodService:
                     raise
         raise AssertionError("unreachable")
 
+    def _still_exists(self, pod_id: str) -> bool:
+        try:
+            self._runpod.get_pod(pod_id)
+        except RunPodNotFound:
+            return False
+        return True
+
     def _find_by_tag(self, tag: str) -> RunPodPod | None:
         return next((p for p in self._runpod.list_pods() if create_tag(p) == tag), None)
 
@@ -225,6 +234,10 @@ class PodService:
         except RunPodNotFound:
             if record is None:
                 raise PodNotFound() from None
+            if self._still_exists(pod_id):
+                # A 404 for a pod RunPod still lists is RunPod misbehaving: keep the record,
+                # so the owner can see the pod and try again.
+                raise RunPodError() from None
             # The pod is already gone (an earlier delete failed after terminating it):
             # finish the job by dropping the record; the next delete is a 404.
             log.info("pod already gone on RunPod; removing its record", extra={"pod_id": pod_id})
