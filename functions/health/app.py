@@ -7,11 +7,12 @@ deep check pulls in the clients it needs.
 import json
 
 from podgate import cors
-from podgate.observability import logger
+from podgate.observability import logger, metrics
 
 _BODY = '{"status":"ok","source":"runpod_api"}'
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event, context):
     headers = {"Content-Type": "application/json", **cors.headers(event.get("headers"))}

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 
 from podgate import runtime
 from podgate.errors import PodgateError
+from podgate.observability import count
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def bearer_token(header_value: str | None) -> str | None:
 def authorize(event: dict[str, Any]) -> dict[str, Any]:
     token = bearer_token(event.get("authorizationToken"))
     if token is None:
+        count("AuthorizerDenied")
         log.info("authorizer: no bearer token")
         raise Exception("Unauthorized")
     try:
@@ -51,6 +53,7 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
             log.error("authorizer: cannot verify tokens", extra={"cause": exc.detail})
         else:
             log.info("authorizer: token rejected")
+        count("AuthorizerDenied")
         raise Exception("Unauthorized") from None
     # methodArn: arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path}
     parts = event["methodArn"].split(":")

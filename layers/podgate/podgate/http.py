@@ -18,9 +18,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
 
 from podgate import cors, runtime
-from podgate.errors import BadRequest, NotFound, PayloadTooLarge, PodgateError, ValidationFailed
+from podgate.errors import BadRequest, NotFound, PayloadTooLarge, PodgateError, RunPodError, ValidationFailed
 from podgate.models.domain import Principal
-from podgate.observability import end_request, logger
+from podgate.observability import count, end_request, logger, metrics
 from podgate.services.identity import principal_from_context
 
 MAX_BODY_BYTES = 64 * 1024
@@ -37,6 +37,8 @@ def _serialize(obj: Any) -> str:
 
 
 def error_response(exc: PodgateError) -> Response:
+    if isinstance(exc, RunPodError):
+        count("RunPodErrors", kind=type(exc).__name__)
     if exc.status == 500:
         # 500s carry internal messages (configuration, storage): log them, never return them.
         logger.error("request failed", extra={"error": type(exc).__name__, "cause": exc.detail})
@@ -79,6 +81,7 @@ def make_app() -> APIGatewayRestResolver:
 def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler: structured logs with the API Gateway request id, never the event."""
 
+    @metrics.log_metrics(capture_cold_start_metric=True)
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         token = runtime.lambda_context.set(context)

@@ -6,6 +6,7 @@ import logging
 
 from podgate.errors import InvalidCredentials
 from podgate.models.api import AuthRequest, TokenResponse
+from podgate.observability import count
 from podgate.repositories.users import UsersRepository
 from podgate.services import passwords
 from podgate.services.login_throttle import LoginThrottle
@@ -28,9 +29,11 @@ class AuthService:
         ok = passwords.verify_password(user.password_hash if user else None, req.password)
         if not ok or user is None or user.disabled:
             self._throttle.failed(req.username)
+            count("LoginFailed")
             log.info("login refused", extra={"username": req.username})
             raise InvalidCredentials()
         self._throttle.succeeded(req.username, attempts)
         issued = self._tokens.issue(subject=user.username, role=user.role, version=user.token_version)
+        count("LoginSucceeded")
         log.info("login ok", extra={"username": user.username, "token_id": issued.token_id})
         return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from podgate.config import LoginThrottleSettings
 from podgate.errors import TooManyRequests
+from podgate.observability import count
 from podgate.repositories.login_attempts import Attempts, LoginAttemptsRepository
 
 
@@ -33,6 +34,7 @@ class LoginThrottle:
         now = int(self._clock())
         attempts = self._repo.get(username, now)
         if attempts and attempts.failures >= self._limit:
+            count("LoginThrottled")
             raise TooManyRequests(
                 "Too many failed logins; try again later", retry_after=max(1, attempts.window_ends - now)
             )

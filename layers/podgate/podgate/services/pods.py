@@ -33,7 +33,7 @@ from podgate.models.api import (
 )
 from podgate.models.domain import PodRecord, Principal
 from podgate.models.runpod import RunPodCreatePod, RunPodPod
-from podgate.observability import redact_for_request
+from podgate.observability import count, redact_for_request
 from podgate.repositories.pods import PodRecordsRepository
 from podgate.services.gpu_catalog import GpuCatalog
 
@@ -160,6 +160,7 @@ class PodService:
         else:
             log.info("an earlier attempt with this key started the pod", extra={"pod_id": pod.id})
         self._records.complete(earlier or pending, pod.id)
+        count("PodsCreated")
         log.info("pod created", extra={"pod_id": pod.id, "gpu_type": gpu.id, "owner": who.username})
         return CreatePodResponse(pod_id=pod.id)
 
@@ -224,6 +225,7 @@ class PodService:
                 raise PodNotFound() from None
             if pod.status not in STOPPED_STATES:
                 raise RunPodConflict(f"Pod is {pod.status} and cannot be stopped") from None
+        count("PodsStopped")
         log.info("pod stopped", extra={"pod_id": pod_id, "by": who.username})
         return StopPodResponse()
 
@@ -243,5 +245,6 @@ class PodService:
             log.info("pod already gone on RunPod; removing its record", extra={"pod_id": pod_id})
         if record is not None:
             self._records.delete(pod_id)
+        count("PodsDeleted")
         log.info("pod deleted", extra={"pod_id": pod_id, "by": who.username})
         return DeletePodResponse()

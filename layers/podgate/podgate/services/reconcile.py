@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from podgate.observability import metrics
 from podgate.repositories.pods import PodRecordsRepository
 from podgate.services.pods import create_tag
 
@@ -96,5 +97,11 @@ class Reconciler:
         if report.untracked_pods:
             log.warning("pods started by the API have no ownership record; only admins see them",
                         extra={"pod_ids": report.untracked_pods})
+        for name, found in (
+            ("ReconcileAdopted", report.adopted),
+            ("ReconcileStaleRecords", report.stale_records_removed),
+            ("ReconcileUntrackedPods", report.untracked_pods),
+        ):
+            metrics.add_metric(name=name, unit="Count", value=len(found))
         log.info("reconciled", extra=report.as_dict())
         return report
