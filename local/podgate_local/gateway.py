@@ -76,6 +76,29 @@ _RESPONSE_TYPES: dict[str, tuple[int, str, str | None]] = {
     "DEFAULT_5XX": (500, "InternalServerErrorException", "Internal server error"),
 }
 
+# What http.server refuses before a request reaches the gateway, as (status, detail): the
+# protocol errors API Gateway's front end answers in JSON like any other error. HTTP/2+ in an
+# HTTP/1 request line (http.server's 505) is just a malformed request line here.
+_PROTOCOL_ERRORS: dict[int, tuple[int, str]] = {
+    400: (400, "Bad request"),
+    414: (414, "Request-URI too long"),
+    431: (431, "Request header fields too large"),
+    505: (400, "Bad request"),
+}
+_MAX_LINE = 65536  # http.server's limit for the request line and each header line
+# After a protocol error: how long, and how much, to read and drop before closing (see _linger).
+_LINGER_SECONDS = 1.0
+_LINGER_BYTES = 1 << 20
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
+# A query parameter name the access log may show; anything else (a bare value, a base64 string
+# that looks like name=value) is logged as *** like every value.
+_LOGGABLE_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]%]{1,32}")
+# http.server's error messages that may be logged: a fixed phrase, nothing from the request.
+_PLAIN_REASON = re.compile(r"[A-Za-z0-9/. ]{1,40}")
+# Escapes for control characters in log lines, so that a request cannot write to the terminal.
+_CONTROL_CHARS = str.maketrans({c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))})
+
 # Headers API Gateway owns on the way out; a function cannot set them.
 _HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
 _PROXY_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
@@ -156,7 +179,9 @@ def _mapped_value(expression: Any, lowered_request_headers: Mapping[str, str]) -
 # CORS preflight (SAM's Cors)
 # --------------------------------------------------------------------------------------------
 
-# What SAM writes for Access-Control-Allow-Methods on a path with an ANY method.
+# What SAM writes for Access-Control-Allow-Methods on a path with an ANY method; also every
+# method a REST API has. ANY means these, and any other method (TRACE, CONNECT, ...) matches
+# no resource method.
 _ALL_HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
@@ -617,7 +642,8 @@ class LocalGateway:
     `env` is layered over every function's template environment (the local endpoints);
     `env_vars` is a `sam local --env-vars` document for per-function overrides. Function logs
     reach `log_sink` one line at a time as "[FunctionLogicalId] line", the gateway's own
-    execution-log lines as "[ApiGateway] line"; `access_log` gets one line per request.
+    execution-log lines as "[ApiGateway] line"; `access_log` gets one line per request, with
+    query values replaced by *** and no header values (tokens travel in both).
     `integration_timeout` is API Gateway's 29 s limit, and `clock` times the authorizer cache
     and the throttling buckets (both replaceable so tests need not wait). `throttle` replaces
     the template's MethodSettings throttling: None keeps the template's, (rate, burst) applies
@@ -735,6 +761,9 @@ class LocalGateway:
     def _handle(
         self, req: _Request, request_id: str, headers: dict[str, str], multi_headers: dict[str, list[str]]
     ) -> GatewayResponse:
+        if req.method not in _ALL_HTTP_METHODS:
+            # No 501 in API Gateway: a method it does not have is a method no resource has.
+            return self._gateway("MISSING_AUTHENTICATION_TOKEN", request_id, headers)
         path = req.raw_path
         stage_prefix = f"/{self.stack.stage}"
         # Stage URLs first: the user's document and deployed clients use them. A template
@@ -924,6 +953,28 @@ class LocalGateway:
         if self._access_log is not None:
             self._access_log(line)
 
+    def log(self, line: str) -> None:
+        self._log(line)
+
+
+def _loggable_target(target: str) -> str:
+    """A request target as the logs may show it: the path, and of the query string only the
+    parameter names; values (and pieces that are not plainly a name) become ***. An
+    absolute-form target loses its scheme and authority, which can carry user:password."""
+    path, sep, query = target.partition("?")
+    if path.startswith(("http://", "https://")):
+        path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+    if not sep:
+        return path
+    pieces = []
+    for piece in query.split("&"):
+        name, eq, _ = piece.partition("=")
+        if eq and _LOGGABLE_NAME.fullmatch(name):
+            pieces.append(f"{name}=***")
+        else:
+            pieces.append("***" if piece else "")
+    return f"{path}?{'&'.join(pieces)}"
+
 
 def _base36(data: bytes) -> str:
     n = int.from_bytes(data, "big")
@@ -935,8 +986,14 @@ def _base36(data: bytes) -> str:
     return "".join(out) or "0"
 
 
+class _BadRequest(Exception):
+    """A request body the gateway cannot read: invalid Content-Length or chunked encoding.
+    The message says which, for the log; it never quotes the request."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     gateway: LocalGateway
+    _started: float | None = None  # when the current request's line was read
     protocol_version = "HTTP/1.1"  # keep-alive, so a client's connection pool is reused
     server_version = "podgate-local"
     sys_version = ""
@@ -954,18 +1011,92 @@ class _Handler(BaseHTTPRequestHandler):
             self.gateway._connections.discard(self.connection)
         super().finish()
 
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches _serve, not only those with a do_ method: http.server would answer
+        # the others with its own HTML 501, where API Gateway answers MISSING_AUTHENTICATION_TOKEN.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def parse_request(self) -> bool:
+        self._started = time.perf_counter()
+        if len(str(self.raw_requestline, "iso-8859-1").split()) == 2:
+            # "GET /path" without a version is HTTP/0.9, which http.server answers with a bare
+            # body (after waiting for headers a 0.9 client never sends). API Gateway speaks HTTP/1.x.
+            self.command, self.request_version = None, self.protocol_version
+            self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 request")
+            return False
+        return super().parse_request()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's answer to a request it cannot parse (request line, header block):
+        a JSON gateway response like every other answer, instead of its HTML page. Only the
+        reason's fixed part is logged; the rest of http.server's message quotes the request."""
+        status, detail = _PROTOCOL_ERRORS.get(int(code)) or (int(code), _reason(int(code)) or "Bad request")
+        why = (message or "").partition(" (")[0]  # "Bad request version ('HTTP/9.9')" -> its fixed part
+        # The request's headers were not (all) read, and self.headers may still be the previous
+        # request's on a kept-alive connection: map nothing from them.
+        self._protocol_error(status, detail, {}, why if _PLAIN_REASON.fullmatch(why) else None)
+
+    def _protocol_error(self, status: int, detail: str, request_headers: Mapping[str, str], why: str | None) -> None:
+        """Answer a request the gateway cannot read through the template's DEFAULT_4XX/5XX (so
+        it is JSON with the template's CORS headers), log one line, and close the connection."""
+        if self.request_version == "HTTP/0.9":  # not parsed yet: http.server would write no status line
+            self.request_version = self.protocol_version
+        request_id = str(uuid.uuid4())
+        response = self.gateway.responses.render(
+            "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX",
+            request_id=request_id,
+            request_headers=request_headers,
+            message=detail,
+            status=status,
+        )
+        response.headers += [("x-amzn-RequestId", request_id), ("Connection", "close")]
+        self.close_connection = True
+        self.gateway.log(
+            f"[ApiGateway] Refused a request from {self.client_address[0]}: {response.status} {detail}"
+            + (f" ({why})" if why else "")
+        )
+        self._write(response)
+        self._access(response)
+        self._linger()
+
+    def _linger(self) -> None:
+        """Half-close, then read and drop what the client still sends, for a while. Closing with
+        unread input makes the kernel reset the connection, and the client can lose the answer."""
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline, dropped = time.monotonic() + _LINGER_SECONDS, 0
+            while dropped < _LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(left)
+                data = self.connection.recv(65536)
+                if not data:
+                    break
+                dropped += len(data)
+
     def handle_expect_100(self) -> bool:
         # Refuse an oversized body before the client sends it, like API Gateway's 413.
-        if self._declared_length() > MAX_PAYLOAD_BYTES:
+        try:
+            length = 0 if self._chunked() else self._declared_length()
+        except _BadRequest as exc:
+            self._protocol_error(400, "Bad request", dict(self.headers.items()), str(exc))
+            return False
+        if length > MAX_PAYLOAD_BYTES:
             self._too_large(close=True)
             return False
         return super().handle_expect_100()
 
+    def _chunked(self) -> bool:
+        return "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+
     def _declared_length(self) -> int:
-        try:
-            return int(self.headers.get("Content-Length") or 0)
-        except ValueError:
+        value = self.headers.get("Content-Length")
+        if value is None:
             return 0
+        if not _CONTENT_LENGTH.fullmatch(value.strip()):
+            raise _BadRequest("invalid Content-Length")
+        return int(value)
 
     def _too_large(self, *, close: bool) -> None:
         request_id = str(uuid.uuid4())
@@ -977,34 +1108,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             response.headers.append(("Connection", "close"))
         self._write(response)
+        self._access(response)
 
     def _read_body(self) -> bytes | None:
-        """The request body; None when it exceeds the limit (a 413 was sent).
+        """The request body; None when it exceeds the limit (a 413 was sent). _BadRequest when its
+        framing (Content-Length, chunked encoding) is invalid.
 
         An oversized body is still read (and dropped) up to a bound, so that clients which send
         the whole body before reading the answer, as most do without Expect: 100-continue,
         see the 413 instead of a reset connection.
         """
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks, total = [], 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    break
-                total += size
-                if total > _DRAIN_LIMIT:
-                    self._too_large(close=True)
-                    return None
-                chunk = self.rfile.read(size)
-                if total <= MAX_PAYLOAD_BYTES:
-                    chunks.append(chunk)
-                self.rfile.readline()
-            if total > MAX_PAYLOAD_BYTES:
-                self._too_large(close=False)
-                return None
-            return b"".join(chunks)
+        if self._chunked():
+            return self._read_chunked()
         length = self._declared_length()
         if length > MAX_PAYLOAD_BYTES:
             if length > _DRAIN_LIMIT:
@@ -1019,9 +1134,48 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length > 0 else b""
 
+    def _read_chunked(self) -> bytes | None:
+        """A chunked body, checked strictly: a size that is not plain hex (int() would also take
+        "-1", "+5", "0x5", "1_0"), a chunk cut short or not followed by CRLF raises _BadRequest."""
+        chunks, total = [], 0
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            size_field = line.split(b";", 1)[0].strip()
+            if not line.endswith(b"\n") or not _CHUNK_SIZE.fullmatch(size_field):
+                raise _BadRequest("invalid chunk size" if line else "chunked body cut short")
+            size = int(size_field, 16)
+            if size == 0:
+                break
+            total += size
+            if total > _DRAIN_LIMIT:
+                self._too_large(close=True)
+                return None
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise _BadRequest("chunked body cut short")
+            if total <= MAX_PAYLOAD_BYTES:
+                chunks.append(chunk)
+            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise _BadRequest("chunk data not followed by CRLF")
+        for _ in range(100):  # trailers, up to the blank line
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if line in (b"\r\n", b"\n"):
+                break
+            if not line.endswith(b"\n"):
+                raise _BadRequest("chunked body cut short" if not line else "trailer line too long")
+        else:
+            raise _BadRequest("too many trailers")
+        if total > MAX_PAYLOAD_BYTES:
+            self._too_large(close=False)
+            return None
+        return b"".join(chunks)
+
     def _serve(self) -> None:
-        started = time.perf_counter()
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except _BadRequest as exc:
+            self._protocol_error(400, "Bad request", dict(self.headers.items()), str(exc))
+            return
         if body is None:
             return
         raw_path, _, raw_query = self.path.partition("?")
@@ -1038,9 +1192,18 @@ class _Handler(BaseHTTPRequestHandler):
         )
         response = self.gateway.handle(req)
         self._write(response)
+        self._access(response)
+
+    def _access(self, response: GatewayResponse) -> None:
+        """One access-log line: never a query value or a header value (tokens travel in both)."""
+        request = "-"
+        if self.command:  # else the request line was not understood: it may be anything
+            request = f"{self.command} {_loggable_target(self.path)} {self.request_version}"
+            request = request.translate(_CONTROL_CHARS)
+        elapsed = 0.0 if self._started is None else (time.perf_counter() - self._started) * 1000
+        self._started = None
         self.gateway.access(
-            f'{self.client_address[0]} "{self.command} {self.path} {self.request_version}" '
-            f"{response.status} {len(response.body)} {(time.perf_counter() - started) * 1000:.1f}ms"
+            f'{self.client_address[0]} "{request}" {response.status} {len(response.body)} {elapsed:.1f}ms'
         )
 
     def _write(self, response: GatewayResponse) -> None:
@@ -1055,8 +1218,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # access lines go through LocalGateway.access instead of stderr
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
 
 def _reason(status: int) -> str:

@@ -658,6 +658,234 @@ def test_an_internal_gateway_error_carries_its_cors_header(stack, monkeypatch):
         gw.stop()
 
 
+# --- protocol errors: JSON gateway responses, never http.server's HTML pages -----------------
+
+
+def exchange(gw: LocalGateway, data: bytes, *, timeout: float = 5) -> tuple[int | None, dict[str, str], bytes]:
+    """Send bytes exactly as given over a raw socket and read until the server closes.
+
+    (None, {}, everything) when the answer has no status line."""
+    with socket.create_connection((gw.host, gw.port), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    match = re.match(rb"HTTP/1\.[01] (\d{3}) [^\r\n]*\r\n", received)
+    if match is None:
+        return None, {}, received
+    head, _, body = received.partition(b"\r\n\r\n")
+    headers = dict(line.split(": ", 1) for line in head.decode("latin-1").split("\r\n")[1:])
+    return int(match.group(1)), headers, body
+
+
+def assert_json_error(answer, status: int, detail: str) -> dict[str, str]:
+    got_status, headers, body = answer
+    assert got_status == status, body[:300]
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["detail"] == detail
+    assert int(headers["Content-Length"]) == len(body)
+    assert headers["Connection"] == "close"
+    # The fixture's DEFAULT_4XX renders them, with its literal CORS header.
+    assert headers["Access-Control-Allow-Origin"] == CORS_ORIGIN
+    assert headers["x-amzn-RequestId"]
+    return headers
+
+
+TOO_MANY_HEADERS = "".join(f"X-H{i}: {i}\r\n" for i in range(101))
+
+
+def test_a_request_line_over_64_kib_is_414(gateway):
+    answer = exchange(gateway, b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert_json_error(answer, 414, "Request-URI too long")
+
+
+@pytest.mark.parametrize(
+    "header_block",
+    [TOO_MANY_HEADERS, "X-Big: " + "b" * 70_000 + "\r\n"],
+    ids=["over-100-headers", "70-kB-header-line"],
+)
+def test_an_oversized_header_block_is_431(gateway, header_block):
+    answer = exchange(gateway, f"GET /public HTTP/1.1\r\nHost: x\r\n{header_block}\r\n".encode())
+    assert_json_error(answer, 431, "Request header fields too large")
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        b"garbage",
+        b"GET / HTTP/9.9",
+        b"GET / HTTP/2.0",
+        b"GET / HTTX/1.1",
+        b"GET / HTTP/1.x",
+        b"GET /a b HTTP/1.1",
+        b"GET /public",  # HTTP/0.9: http.server answers it without status line or headers
+        b"POST /public",
+    ],
+)
+def test_a_malformed_request_line_is_400(gateway, request_line):
+    answer = exchange(gateway, request_line + b"\r\nHost: x\r\n\r\n")
+    assert_json_error(answer, 400, "Bad request")
+
+
+@pytest.mark.parametrize("method", ["TRACE", "BREW", "get", "PROPFIND"])
+@pytest.mark.parametrize("path", ["/public", "/files/a", "/echo", "/nope"])  # ANY, ANY, GET, nothing
+def test_a_method_api_gateway_does_not_support_is_missing_authentication_token(gateway, logs, method, path):
+    mark = logs.mark()
+    status, headers, body = call(gateway, method, path, headers=ORIGIN)
+    assert (status, body) == (404, b'{"detail": "Not found"}')
+    named = dict(headers)
+    assert named["Content-Type"] == "application/json"
+    assert named["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    assert named["Access-Control-Allow-Origin"] == CORS_ORIGIN
+    assert invocation_lines(logs.since(mark)) == []  # ANY does not cover them
+
+
+def test_connect_and_an_unknown_method_keep_the_connection_usable(gateway):
+    request = (
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+        b"BREW /public HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\ncoffee"
+        b"GET /public HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((gateway.host, gateway.port), timeout=5) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) [\w ]+\r\nDate: ", received)
+    assert statuses == [b"404", b"404", b"200"]
+    assert received.count(b'{"detail": "Not found"}') == 2
+
+
+@pytest.mark.parametrize(
+    "chunked",
+    [
+        b"zz\r\nhello\r\n0\r\n\r\n",
+        b"-1\r\nhello\r\n0\r\n\r\n",
+        b"+5\r\nhello\r\n0\r\n\r\n",
+        b"0x5\r\nhello\r\n0\r\n\r\n",
+        b"\r\n",
+        b"5\r\nhelloXX\r\n0\r\n\r\n",  # no CRLF after the chunk's data
+        b"5\r\nhel",  # the client gives up half way
+    ],
+)
+def test_invalid_chunked_encoding_is_400_with_one_clean_log_line(gateway, logs, capfd, chunked):
+    capfd.readouterr()
+    mark = logs.mark()
+    head = b"POST /public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with socket.create_connection((gateway.host, gateway.port), timeout=5) as sock:
+        sock.sendall(head + chunked)
+        if not chunked.endswith(b"\r\n\r\n"):
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    status, headers, body = (
+        int(received[9:12]),
+        received.partition(b"\r\n\r\n")[0],
+        received.partition(b"\r\n\r\n")[2],
+    )
+    assert (status, json.loads(body)["detail"]) == (400, "Bad request"), received
+    assert b"Content-Type: application/json\r\n" in headers
+    assert b"Connection: close\r\n" in headers
+    time.sleep(0.05)  # the handler thread has answered; give a traceback time to show up, if any
+    gateway_lines = [line for line in logs.since(mark) if line.startswith("[ApiGateway]")]
+    assert len(gateway_lines) == 1 and "400" in gateway_lines[0], gateway_lines
+    assert invocation_lines(logs.since(mark)) == []
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ValueError" not in err
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "+5", "5, 5", "\u00b2"])  # "²" is a digit to str.isdigit
+def test_an_invalid_content_length_is_400(gateway, value):
+    request = f"POST /public HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n\r\nhello".encode("latin-1")
+    assert_json_error(exchange(gateway, request), 400, "Bad request")
+
+
+def test_an_invalid_content_length_with_expect_100_is_400_before_the_body(gateway):
+    request = b"POST /public HTTP/1.1\r\nHost: x\r\nContent-Length: lots\r\nExpect: 100-continue\r\n\r\n"
+    assert_json_error(exchange(gateway, request), 400, "Bad request")
+
+
+def test_podgate_protocol_errors_are_detail_json_with_the_allowed_origin(podgate_gateway):
+    gw, _ = podgate_gateway
+    for request, status, body in [
+        (b"garbage\r\n\r\n", 400, {"detail": "Bad request"}),
+        (b"GET / HTTP/9.9\r\n\r\n", 400, {"detail": "Bad request"}),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, {"detail": "Request-URI too long"}),
+        (f"GET /pods HTTP/1.1\r\n{TOO_MANY_HEADERS}\r\n".encode(), 431, {"detail": "Request header fields too large"}),
+        (b"POST /auth HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, {"detail": "Bad request"}),
+        (b"TRACE /pods HTTP/1.1\r\nConnection: close\r\n\r\n", 404, {"detail": "Not found"}),
+    ]:
+        got_status, headers, got_body = exchange(gw, request)
+        assert (got_status, json.loads(got_body)) == (status, body), request[:40]
+        assert headers["Content-Type"] == "application/json"
+        assert headers["Access-Control-Allow-Origin"] == "*"
+
+
+# --- logs never carry query values or header values -------------------------------------------
+
+SECRET = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzZWNyZXQifQ.c2lnbmF0dXJlLXNlY3JldA"
+
+
+@pytest.fixture
+def logged_gateway(stack):
+    access, log = Logs(), Logs()
+    gw = LocalGateway(stack, env=ENV, port=0, log_sink=log, access_log=access, throttle=False).start()
+    yield gw, access, log
+    gw.stop()
+
+
+def test_the_access_log_keeps_query_names_and_drops_their_values(logged_gateway):
+    gw, access, _ = logged_gateway
+    assert call(gw, "GET", f"/echo?access_token={SECRET}")[0] == 401
+    assert call(gw, "GET", f"/test/public?access_token={SECRET}&a=1&flag&{SECRET}&x%5B%5D=&&b=2")[0] == 200
+    assert call(gw, "GET", f"/nope?token={SECRET}")[0] == 404
+    assert call(gw, "GET", "/public")[0] == 200
+    lines = access.since(0)
+    assert len(lines) == 4
+    assert '"GET /echo?access_token=*** HTTP/1.1" 401 ' in lines[0]
+    assert '"GET /test/public?access_token=***&a=***&***&***&x%5B%5D=***&&b=*** HTTP/1.1" 200 ' in lines[1]
+    assert '"GET /nope?token=*** HTTP/1.1" 404 ' in lines[2]
+    assert '"GET /public HTTP/1.1" 200 ' in lines[3]
+
+
+def test_a_token_in_the_query_or_a_header_never_reaches_the_logs(logged_gateway):
+    gw, access, log = logged_gateway
+    secret_headers = [("X-Token", f"Bearer {SECRET}"), ("Cookie", f"session={SECRET}"), ("X-Api-Key", SECRET)]
+    assert call(gw, "GET", f"/echo?access_token={SECRET}", headers=secret_headers)[0] == 401
+    assert call(gw, "GET", f"/public?access_token={SECRET}", headers=secret_headers)[0] == 200
+    assert call(gw, "GET", f"/boom?access_token={SECRET}", headers=secret_headers)[0] == 502
+    assert call(gw, "TRACE", f"/public?access_token={SECRET}", headers=secret_headers)[0] == 404
+    assert call(gw, "GET", f"/public?{SECRET}")[0] == 200  # a bare value, no name
+    assert call(gw, "GET", f"/public?{SECRET[:40]}==")[0] == 200  # base64 padding: looks like name=value
+    q = f"access_token={SECRET}"
+    for raw_request, status in [
+        (f"GET http://user:{SECRET}@localhost/public?{q} HTTP/1.1\r\nConnection: close\r\n\r\n", 200),
+        (f"GET /public?{q} HTTP/1.1\r\n{TOO_MANY_HEADERS}\r\n", 431),
+        (f"GET /public?{q} HTTP/1.1\r\nX-Big: {SECRET * 2000}\r\n\r\n", 431),
+        (f"POST /public?{q} HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-Token: {SECRET}\r\n\r\nzz\r\n", 400),
+        (f"POST /public?{q} HTTP/1.1\r\nContent-Length: {SECRET}\r\n\r\n", 400),
+        (f"GET /public?{q} {SECRET} HTTP/1.1\r\n\r\n", 400),
+        (f"GET /public?{q} HTTP/{SECRET}\r\n\r\n", 400),
+        (f"GET /public?{q}\r\n\r\n", 400),
+    ]:
+        assert exchange(gw, raw_request.encode())[0] == status, raw_request[:60]
+    time.sleep(0.05)
+    everything = "\n".join(access.since(0) + log.since(0))
+    assert len(access.since(0)) == 14
+    for fragment in (SECRET, *SECRET.split("."), SECRET[:40]):
+        assert fragment not in everything
+    assert any(" START RequestId: " in line for line in log.since(0))  # the sink did get the functions' lines
+
+
+def test_the_access_log_escapes_control_characters(logged_gateway):
+    gw, access, _ = logged_gateway
+    assert exchange(gw, b"GET /nope\x1b[2J\x07 HTTP/1.1\r\nConnection: close\r\n\r\n")[0] == 404
+    (line,) = access.since(0)
+    assert "\x1b" not in line and "\x07" not in line
+    assert r"/nope\x1b[2J\x07" in line
+
+
 # --- throttling (MethodSettings) -------------------------------------------------------------
 
 
