@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from moto import mock_aws
 
 from podgate import runtime
 from podgate.admin import ensure_user
@@ -35,30 +34,21 @@ def _clear_runtime() -> None:
 
 
 @pytest.fixture
-def lambda_env(monkeypatch, runpod_emulator):
+def lambda_env(monkeypatch, runpod_emulator, dynamodb_tables):
     stack = load_stack()
     env = {
         **stack.functions["ListPodsFunction"].environment,
         **stack.functions["AuthFunction"].environment,
         "RUNPOD_API_URL": runpod_emulator.url,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     _clear_runtime()
     secrets = FakeSecrets({env["JWT_SECRET_ID"]: KEYRING, env["RUNPOD_SECRET_ID"]: "test-runpod-key"})
     monkeypatch.setattr(runtime, "secrets", lambda: secrets)
-    with mock_aws():
-        client = dynamodb_client()
-        for props in stack.tables.values():
-            keep = ("TableName", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
-            client.create_table(**{k: v for k, v in props.items() if k in keep})
-        ensure_user(env["USERS_TABLE"], "admin", ADMIN_PASSWORD, "admin")
-        yield env
+    ensure_user(env["USERS_TABLE"], "admin", ADMIN_PASSWORD, "admin")
+    yield env
     _clear_runtime()
 
 

@@ -1,14 +1,11 @@
 """Failed-login throttling on moto: 5 failures in 15 minutes lock a username until the window ends."""
 
 import pytest
-from moto import mock_aws
 
 from podgate.config import LoginThrottleSettings
 from podgate.errors import TooManyRequests
-from podgate.repositories.dynamo import dynamodb_client
 from podgate.repositories.login_attempts import LoginAttemptsRepository
 from podgate.services.login_throttle import LoginThrottle
-from podgate_local.template import load_stack
 
 
 class Clock:
@@ -19,21 +16,11 @@ class Clock:
 
 
 @pytest.fixture
-def throttle(monkeypatch):
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    dynamodb_client.cache_clear()
-    with mock_aws():
-        props = load_stack().tables["LoginAttemptsTable"]
-        dynamodb_client().create_table(
-            **{k: v for k, v in props.items() if k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode")}
-        )
-        clock = Clock()
-        settings = LoginThrottleSettings(props["TableName"], failure_limit=5, window_seconds=900)
-        yield LoginThrottle(LoginAttemptsRepository(props["TableName"]), settings, clock), clock
-    dynamodb_client.cache_clear()
+def throttle(dynamodb_tables):
+    clock = Clock()
+    table = dynamodb_tables["LoginAttemptsTable"]
+    settings = LoginThrottleSettings(table, failure_limit=5, window_seconds=900)
+    return LoginThrottle(LoginAttemptsRepository(table), settings, clock), clock
 
 
 def test_five_failures_lock_until_the_window_ends(throttle):

@@ -3,14 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from moto import mock_aws
 
 from podgate.models.domain import PodRecord
 from podgate.models.runpod import RunPodPod
-from podgate.repositories.dynamo import dynamodb_client
 from podgate.repositories.pods import PodRecordsRepository
 from podgate.services.reconcile import Reconciler
-from podgate_local.template import load_stack
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
@@ -33,18 +30,8 @@ def record(pod_id: str, owner: str = "alice", tag: str = "", age: timedelta = ti
 
 
 @pytest.fixture
-def repo(monkeypatch):
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    dynamodb_client.cache_clear()
-    with mock_aws():
-        props = load_stack().tables["PodsTable"]
-        keep = ("TableName", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
-        dynamodb_client().create_table(**{k: v for k, v in props.items() if k in keep})
-        yield PodRecordsRepository(props["TableName"])
-    dynamodb_client.cache_clear()
+def repo(dynamodb_tables):
+    return PodRecordsRepository(dynamodb_tables["PodsTable"])
 
 
 def test_every_disagreement(repo):

@@ -1,31 +1,15 @@
 """Repositories against moto, with tables created from template.yaml's own definitions."""
 
 import pytest
-from moto import mock_aws
 
 from podgate.models.domain import PodRecord
-from podgate.repositories.dynamo import dynamodb_client
 from podgate.repositories.pods import PodRecordsRepository
 from podgate.repositories.users import UserExists, UserMissing, UsersRepository
-from podgate_local.template import load_stack
 
 
 @pytest.fixture
-def tables(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    dynamodb_client.cache_clear()
-    with mock_aws():
-        client = dynamodb_client()
-        names = {}
-        for logical, props in load_stack().tables.items():
-            keep = ("TableName", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
-            client.create_table(**{k: v for k, v in props.items() if k in keep})
-            names[logical] = props["TableName"]
-        yield names
-    dynamodb_client.cache_clear()
+def tables(dynamodb_tables):
+    return dynamodb_tables
 
 
 def test_user_lifecycle_bumps_token_version_on_every_change(tables):

@@ -36,4 +36,23 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-__all__ = ["BotoCoreError", "ClientError", "StorageError", "dynamodb_client", "error_code"]
+class Repository:
+    """One table. botocore errors never leave a repository: they become StorageError, unless
+    the caller handles a specific error code itself (conditional writes)."""
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or dynamodb_client()
+
+    def _call(self, what: str, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, operation)(TableName=self._table, **kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"{what} failed: {exc}") from exc
+
+
+__all__ = ["BotoCoreError", "ClientError", "Repository", "StorageError", "dynamodb_client", "error_code"]

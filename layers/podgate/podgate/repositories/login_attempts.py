@@ -8,9 +8,8 @@ a lockout.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from podgate.repositories.dynamo import BotoCoreError, ClientError, StorageError, dynamodb_client, error_code
+from podgate.repositories.dynamo import BotoCoreError, ClientError, Repository, StorageError, error_code
 
 
 @dataclass(frozen=True)
@@ -19,22 +18,10 @@ class Attempts:
     window_ends: int
 
 
-class LoginAttemptsRepository:
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or dynamodb_client()
-
+class LoginAttemptsRepository(Repository):
     def get(self, username: str, now: int) -> Attempts | None:
-        try:
-            item = self.client.get_item(
-                TableName=self._table, Key={"username": {"S": username}}, ConsistentRead=True
-            ).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"reading login attempts failed: {exc}") from exc
+        key = {"username": {"S": username}}
+        item = self._call("reading login attempts", "get_item", Key=key, ConsistentRead=True).get("Item")
         if not item:
             return None
         attempts = Attempts(int(item["failures"]["N"]), int(item["expires_at"]["N"]))
@@ -67,7 +54,4 @@ class LoginAttemptsRepository:
         return Attempts(int(item["failures"]["N"]), int(item["expires_at"]["N"]))
 
     def clear(self, username: str) -> None:
-        try:
-            self.client.delete_item(TableName=self._table, Key={"username": {"S": username}})
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"clearing login attempts failed: {exc}") from exc
+        self._call("clearing login attempts", "delete_item", Key={"username": {"S": username}})

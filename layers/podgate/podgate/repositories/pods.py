@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from podgate.models.domain import PodRecord
-from podgate.repositories.dynamo import BotoCoreError, ClientError, StorageError, dynamodb_client, error_code
+from podgate.repositories.dynamo import BotoCoreError, ClientError, Repository, StorageError, error_code
 
 OWNER_INDEX = "owner-index"
 
@@ -43,28 +43,10 @@ def _to_record(item: dict[str, Any]) -> PodRecord:
     )
 
 
-class PodRecordsRepository:
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or dynamodb_client()
-
-    def _call(self, what: str, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.client, operation)(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"{what} failed: {exc}") from exc
-
+class PodRecordsRepository(Repository):
     def put(self, record: PodRecord) -> None:
-        self._call("writing pod record", "put_item", TableName=self._table, Item=_to_item(record))
-
-    def put_pending(self, record: PodRecord) -> None:
-        """Write the record a create starts with; its pod_id is PodRecord.pending_id(tag)."""
-        self._call("writing pending pod record", "put_item", TableName=self._table, Item=_to_item(record),
-                   ConditionExpression="attribute_not_exists(pod_id)")
+        """Write a record (a create's pending record first: its pod_id is PodRecord.pending_id)."""
+        self._call("writing pod record", "put_item", Item=_to_item(record))
 
     def complete(self, pending: PodRecord, pod_id: str) -> PodRecord:
         """Replace a pending record by the real one, atomically: never neither, never both."""
@@ -81,12 +63,11 @@ class PodRecordsRepository:
         return record
 
     def get(self, pod_id: str) -> PodRecord | None:
-        item = self._call("reading pod record", "get_item", TableName=self._table,
-                          Key={"pod_id": {"S": pod_id}}).get("Item")
+        item = self._call("reading pod record", "get_item", Key={"pod_id": {"S": pod_id}}).get("Item")
         return _to_record(item) if item else None
 
     def delete(self, pod_id: str) -> None:
-        self._call("deleting pod record", "delete_item", TableName=self._table, Key={"pod_id": {"S": pod_id}})
+        self._call("deleting pod record", "delete_item", Key={"pod_id": {"S": pod_id}})
 
     def _collect(self, operation: str, **kwargs: Any) -> list[PodRecord]:
         records: list[PodRecord] = []

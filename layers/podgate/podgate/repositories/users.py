@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podgate.models.domain import User
-from podgate.repositories.dynamo import BotoCoreError, ClientError, StorageError, dynamodb_client, error_code
+from podgate.repositories.dynamo import BotoCoreError, ClientError, Repository, StorageError, error_code
 
 
 class UserExists(Exception):
@@ -33,21 +33,9 @@ def _to_user(item: dict[str, Any]) -> User:
     )
 
 
-class UsersRepository:
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or dynamodb_client()
-
+class UsersRepository(Repository):
     def get(self, username: str) -> User | None:
-        try:
-            resp = self.client.get_item(TableName=self._table, Key={"username": {"S": username}})
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"reading user failed: {exc}") from exc
-        item = resp.get("Item")
+        item = self._call("reading user", "get_item", Key={"username": {"S": username}}).get("Item")
         return _to_user(item) if item else None
 
     def create(self, username: str, password_hash: str, role: str) -> User:
