@@ -13,13 +13,13 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/podgate/requ
 export PYTHONPATH := $(CURDIR)/layers/podgate:$(CURDIR)/local
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv dev test lint invoke admin
+.PHONY: help venv dev test lint invoke admin loadtest openapi
 
 help:
 	@echo "make dev      run the whole API locally on http://127.0.0.1:$${PODGATE_PORT:-3000}"
 	@echo "make test     lint the template and code, then run the test suite"
 	@echo "make invoke FN=HealthFunction EVENT=events/health.json   invoke one function with a fixture"
-	@echo "make admin ARGS='add-user alice --role user'             manage users (see README)"
+	@echo "make admin ARGS='--local add-user alice --role user'     manage users of the running make dev (see README)"
 
 $(STAMP):
 	@test -n "$(PYTHON_BOOT)" || { echo "python3.13 not found (pyenv install 3.13 or set PYTHON_BOOT)"; exit 1; }
@@ -33,7 +33,7 @@ venv: $(STAMP)
 dev: venv
 	$(PY) -m podgate_local dev
 
-lint: venv
+lint: venv validate
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/ruff check .
 
@@ -45,3 +45,31 @@ invoke: venv
 
 admin: venv
 	$(PY) -m podgate.admin $(ARGS)
+
+loadtest: venv
+	$(PY) bench/loadtest.py $(ARGS)
+
+# The OpenAPI document (podgate/openapi.py) from template.yaml and the models; commit the result.
+openapi: venv
+	$(PY) -m podgate_local.docs
+
+# SAM CLI (docs/DEPLOY-LOCAL-SAM.md). tools/sam.sh installs the pinned SAM CLI into $(SAM_VENV)
+# on first use. `make build ARCH=x86_64` for local SAM runs on x86 machines; deploy arm64.
+ARCH ?= arm64
+SAM_BUILD_DIR ?= .aws-sam/build
+export SAM_CLI_VERSION ?= 1.170.0
+export SAM_VENV ?= $(CURDIR)/.venv-sam
+
+.PHONY: build validate test-sam
+
+build:
+	PODGATE_ARCHITECTURE=$(ARCH) PYTHON_BOOT=$(PYTHON_BOOT) tools/sam.sh build --no-cached \
+		--build-dir $(SAM_BUILD_DIR) --parameter-overrides Architecture=$(ARCH)
+	$(or $(PYTHON_BOOT),python3) tools/check_layer.py --build-dir $(SAM_BUILD_DIR) --architecture $(ARCH)
+
+validate:
+	PYTHON_BOOT=$(PYTHON_BOOT) tools/sam.sh validate --lint
+
+# Real `sam local` in Docker (needs root and ../shared/tools/sam-local-setup.sh); not part of `make test`.
+test-sam: venv
+	$(PY) tests/sam/run_sam_local.py

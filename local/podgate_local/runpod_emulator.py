@@ -22,8 +22,13 @@ Where the sources leave RunPod's behaviour open, the emulator picks one and says
   numbers); every authenticated response carries `RateLimit-Policy` and `RateLimit`.
 
 Control endpoints live outside /v2, need no key and are never faulted or logged:
-`POST|GET|DELETE /_emulator/faults`, `PUT|GET /_emulator/capacity`, `POST /_emulator/reset`,
-`GET /_emulator/state`, `PATCH /_emulator/pods/{id}` (`{"status": ...}`).
+`POST|GET|DELETE /_emulator/faults`, `PUT|GET /_emulator/capacity`, `PUT|GET
+/_emulator/rate-limits` (`{"minute": 60}`; null restores the configured quotas), `POST /_emulator/reset`,
+`GET /_emulator/state` (pods, capacity, armed and fired faults, request log),
+`PATCH /_emulator/pods/{id}` (`{"status": ...}`). Faults (see `Fault`) are armed per test with
+`add_fault(...)` or at runtime by POSTing the same rule as JSON to /_emulator/faults, e.g.
+`{"kind": "status", "status": 500, "method": "POST", "path": "/v2/pods", "apply": true}`
+(RunPod answers 500 but creates the pod anyway) or `{"kind": "rate_limit", "seconds": 1}`.
 
 Run stand-alone: `python -m podgate_local.runpod_emulator --port 8787 --api-key KEY`.
 """
@@ -250,7 +255,7 @@ class _StatusPatch(_Strict):
 
 # --- fault injection ------------------------------------------------------------------------
 
-FaultKind = Literal["latency", "hang", "status", "malformed", "reset", "capacity"]
+FaultKind = Literal["latency", "hang", "status", "malformed", "reset", "capacity", "rate_limit"]
 # Kinds whose answer replaces the real one, so "do the work, then fail anyway" makes sense.
 _APPLICABLE_KINDS = frozenset({"hang", "status", "malformed", "reset"})
 
@@ -258,10 +263,11 @@ _APPLICABLE_KINDS = frozenset({"hang", "status", "malformed", "reset"})
 class Fault(BaseModel):
     """One fault-injection rule.
 
-    It matches requests under /v2 by `method` (None: any) and `path`, a regular expression
-    that must match the whole path (query string excluded), and fires on the next `times`
-    matching requests (None: until cleared). The first armed rule that matches wins; one
-    request triggers at most one rule.
+    It matches requests under /v2 by `method` (None: any), `path`, a regular expression
+    that must match the whole path (query string excluded), and `gpu` (None: any request;
+    else only requests whose JSON body asks for that GPU id, i.e. creates), and fires on the
+    next `times` matching requests (None: until cleared). The first armed rule that matches
+    wins; one request triggers at most one rule. Every firing is logged (`fired`).
 
     kinds:
       latency    wait `seconds`, then answer normally
@@ -271,6 +277,10 @@ class Fault(BaseModel):
       malformed  answer 200 with invalid JSON (`body` verbatim if given, else a cut-off body)
       reset      close the connection abruptly (TCP RST) instead of answering
       capacity   answer RunPod's 400 "no longer any instances available" problem
+                 (with `gpu`: capacity exhausted for that GPU type only)
+      rate_limit answer 429 as an exhausted minute window does: RunPod's problem body,
+                 `Retry-After: seconds` (default 1, rounded up) and `RateLimit` with r=0;
+                 `headers` are added on top
 
     `apply=True` (hang, status, malformed, reset) performs the real operation first and then
     fails anyway, as when RunPod answered 500 to a create that still started a billed pod.
@@ -281,6 +291,7 @@ class Fault(BaseModel):
     kind: FaultKind
     method: str | None = None
     path: str = ".*"
+    gpu: str | None = Field(default=None, min_length=1)
     times: int | None = Field(default=None, ge=1)
     seconds: float | None = Field(default=None, ge=0, le=3600)
     status: int | None = Field(default=None, ge=200, le=599)
@@ -309,20 +320,35 @@ class Fault(BaseModel):
             raise ValueError("status is required for kind 'status' and only allowed there")
         if kind == "latency" and self.seconds is None:
             raise ValueError("seconds is required for kind 'latency'")
-        if self.seconds is not None and kind not in ("latency", "hang"):
-            raise ValueError("seconds is only allowed for kinds 'latency' and 'hang'")
+        if self.seconds is not None and kind not in ("latency", "hang", "rate_limit"):
+            raise ValueError("seconds is only allowed for kinds 'latency', 'hang' and 'rate_limit'")
         if self.body is not None and kind not in ("status", "malformed"):
             raise ValueError("body is only allowed for kinds 'status' and 'malformed'")
         if kind == "malformed" and self.body is not None and not isinstance(self.body, str):
             raise ValueError("a malformed body must be a string")
-        if self.headers and kind not in ("status", "capacity"):
-            raise ValueError("headers are only allowed for kinds 'status' and 'capacity'")
+        if self.headers and kind not in ("status", "capacity", "rate_limit"):
+            raise ValueError("headers are only allowed for kinds 'status', 'capacity' and 'rate_limit'")
         if self.apply and kind not in _APPLICABLE_KINDS:
             raise ValueError(f"apply is only allowed for kinds {sorted(_APPLICABLE_KINDS)}")
         return self
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and re.fullmatch(self.path, path) is not None
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
+        return (
+            (self.method is None or self.method == method)
+            and re.fullmatch(self.path, path) is not None
+            and (self.gpu is None or _requested_gpu(body) == self.gpu)
+        )
+
+
+def _requested_gpu(body: bytes) -> str | None:
+    """The GPU id a request body asks for (a create's `gpu.id`), if any."""
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return None
+    gpu = data.get("gpu") if isinstance(data, dict) else None
+    gpu_id = gpu.get("id") if isinstance(gpu, dict) else None
+    return gpu_id if isinstance(gpu_id, str) else None
 
 
 @dataclass
@@ -448,9 +474,16 @@ class _RateLimiter:
         unknown = set(quotas) - set(_WINDOW_SECONDS)
         if unknown:
             raise ValueError(f"unknown rate-limit windows {sorted(unknown)}; use {list(_WINDOW_SECONDS)}")
+        for name, quota in quotas.items():
+            if isinstance(quota, bool) or not isinstance(quota, int) or quota < 1:
+                raise ValueError(f"the quota of the {name} window must be a positive integer")
         self._quotas = dict(quotas)
         self._clock = clock
         self.reset()
+
+    @property
+    def quotas(self) -> dict[str, int]:
+        return dict(self._quotas)
 
     def reset(self) -> None:
         now = self._clock()
@@ -516,6 +549,7 @@ _CONTROL_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = (
         {"GET": "_ctl_list_faults", "POST": "_ctl_add_faults", "DELETE": "_ctl_clear_faults"},
     ),
     (re.compile(r"/_emulator/capacity"), {"GET": "_ctl_get_capacity", "PUT": "_ctl_set_capacity"}),
+    (re.compile(r"/_emulator/rate-limits"), {"GET": "_ctl_get_rate_limits", "PUT": "_ctl_set_rate_limits"}),
     (re.compile(r"/_emulator/reset"), {"POST": "_ctl_reset"}),
     (re.compile(r"/_emulator/state"), {"GET": "_ctl_state"}),
     (re.compile(r"/_emulator/pods/(?P<pod_id>[^/]+)"), {"PATCH": "_ctl_patch_pod"}),
@@ -553,11 +587,13 @@ class RunPodEmulator:
             self._initial_capacity[gpu_id] = free
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._limiter = _RateLimiter(DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits)
+        self._initial_rate_limits = dict(DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits)
+        self._limiter = _RateLimiter(self._initial_rate_limits)
         self._pods: dict[str, _Pod] = {}
         self._free = dict(self._initial_capacity)
         self._faults: list[_Armed] = []
         self._requests: list[tuple[str, str]] = []
+        self._fired: list[dict[str, Any]] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -657,6 +693,18 @@ class RunPodEmulator:
             self._check_capacity(gpu_id, free)
             self._free[gpu_id] = free
 
+    @property
+    def rate_limits(self) -> dict[str, int]:
+        """The quota of each rate-limit window ({"minute": 1000, ...})."""
+        with self._lock:
+            return self._limiter.quotas
+
+    def set_rate_limits(self, quotas: Mapping[str, int] | None) -> None:
+        """Replace the windows' quotas (None: the configured ones) and restart their counts."""
+        limiter = _RateLimiter(self._initial_rate_limits if quotas is None else quotas)
+        with self._lock:
+            self._limiter = limiter
+
     def add_fault(self, kind: FaultKind | Fault, **rule: Any) -> Fault:
         """Arm a fault: `add_fault("status", status=503, times=1, path="/v2/pods")`."""
         if isinstance(kind, Fault) and rule:
@@ -669,6 +717,12 @@ class RunPodEmulator:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    @property
+    def fired(self) -> list[dict[str, Any]]:
+        """Every fault that fired so far, oldest first: {"kind", "status", "method", "path", "apply"}."""
+        with self._lock:
+            return [dict(f) for f in self._fired]
 
     @property
     def faults(self) -> list[dict[str, Any]]:
@@ -696,11 +750,13 @@ class RunPodEmulator:
             return self._render(pod)
 
     def reset(self) -> None:
-        """Forget pods, faults, the request log and rate-limit counts; restore the capacity."""
+        """Forget pods, faults (armed and fired), the request log and rate-limit counts;
+        restore the capacity."""
         with self._lock:
             self._pods.clear()
             self._free = dict(self._initial_capacity)
             self._faults.clear()
+            self._fired.clear()
             self._requests.clear()
             self._limiter.reset()
 
@@ -710,6 +766,7 @@ class RunPodEmulator:
                 "pods": self.pods,
                 "capacity": self.capacity,
                 "faults": self.faults,
+                "fired": self.fired,
                 "requests": [list(r) for r in self._requests],
             }
 
@@ -723,15 +780,20 @@ class RunPodEmulator:
         with self._lock:
             self._requests.append((method, path))
 
-    def take_fault(self, method: str, path: str) -> Fault | None:
+    def take_fault(self, method: str, path: str, body: bytes = b"") -> Fault | None:
         with self._lock:
             for armed in self._faults:
-                if armed.fault.matches(method, path):
+                if armed.fault.matches(method, path, body):
                     if armed.remaining is not None:
                         armed.remaining -= 1
                         if armed.remaining == 0:
                             self._faults.remove(armed)
-                    return armed.fault
+                    fault = armed.fault
+                    self._fired.append(
+                        {"kind": fault.kind, "status": fault.status, "method": method, "path": path,
+                         "apply": fault.apply}
+                    )
+                    return fault
         return None
 
     def api(self, method: str, path: str, authorization: str | None, body: bytes) -> _Reply:
@@ -877,6 +939,19 @@ class RunPodEmulator:
                 raise _Problem(422, str(exc)) from None
             self._free.update(data)
         return _json_reply(200, {"capacity": self.capacity})
+
+    def _ctl_get_rate_limits(self, body: bytes) -> _Reply:
+        return _json_reply(200, {"rate_limits": self.rate_limits})
+
+    def _ctl_set_rate_limits(self, body: bytes) -> _Reply:
+        data = _json_body(body)
+        if data is not None and not isinstance(data, dict):
+            raise _Problem(422, "body must be an object of window name to quota, or null for the defaults")
+        try:
+            self.set_rate_limits(data)
+        except ValueError as exc:
+            raise _Problem(422, str(exc)) from None
+        return _json_reply(200, {"rate_limits": self.rate_limits})
 
     def _ctl_reset(self, body: bytes) -> _Reply:
         self.reset()
@@ -1091,7 +1166,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(emulator.control(self.command, path, body))
             return
         emulator.record(self.command, path)
-        fault = emulator.take_fault(self.command, path)
+        fault = emulator.take_fault(self.command, path, body)
         if fault is None:
             self._send(self._serve(path, body))
         else:
@@ -1130,6 +1205,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(_malformed_reply(fault, real))
         elif fault.kind == "capacity":
             self._send(_problem(400, NO_INSTANCES, headers=fault.headers))
+        elif fault.kind == "rate_limit":
+            self._send(_rate_limit_reply(fault))
         else:
             self._send(_status_reply(fault))
 
@@ -1164,6 +1241,17 @@ def _status_reply(fault: Fault) -> _Reply:
         reply = _json_reply(status, body, "application/problem+json" if problem else "application/json")
     reply.headers.update(fault.headers)
     return reply
+
+
+def _rate_limit_reply(fault: Fault) -> _Reply:
+    wait = max(0, math.ceil(1 if fault.seconds is None else fault.seconds))
+    headers = {
+        "Retry-After": str(wait),
+        "RateLimit-Policy": '"minute";q=1000;w=60',
+        "RateLimit": f'"minute";r=0;t={max(1, wait)}',
+        **fault.headers,
+    }
+    return _problem(429, "rate limit exceeded for the minute window", headers=headers)
 
 
 def _malformed_reply(fault: Fault, real: _Reply | None) -> _Reply:

@@ -4,12 +4,13 @@ the retry policy and what may (not) be logged."""
 from __future__ import annotations
 
 import logging
+import random
 import time
 
 import pytest
 from pydantic import ValidationError
 
-from podgate.clients.runpod import RunPodClient
+from podgate.clients.runpod import NO_RETRY, RETRY_SAFE, RunPodClient
 from podgate.errors import (
     ConfigurationError,
     RunPodAuthError,
@@ -374,6 +375,210 @@ def test_a_refused_connection_is_unavailable():
     client = RunPodClient(url, lambda: KEY, connect_timeout=0.5)
     with pytest.raises(RunPodUnavailable):
         client.list_pods()
+
+
+# --- the retry policy, per call -------------------------------------------------------------
+
+
+class MaxJitter(random.Random):
+    """An rng whose uniform(a, b) always draws b, and which records what it was asked."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.asked: list[tuple[float, float]] = []
+
+    def uniform(self, a: float, b: float) -> float:
+        self.asked.append((a, b))
+        return b
+
+
+class NoJitter(random.Random):
+    def uniform(self, a: float, b: float) -> float:
+        raise AssertionError("a server-given wait must not be replaced by a backoff")
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+def recording_client(emulator: RunPodEmulator, sleeps: list[float], **kw) -> RunPodClient:
+    """A client that records its waits instead of sleeping them."""
+    return make_client(emulator, sleep=sleeps.append, **kw)
+
+
+ACTION = r"/v2/pods/\w+/action"
+RETRYABLE_FAULTS = {
+    "503": {"kind": "status", "status": 503},
+    "502": {"kind": "status", "status": 502},
+    "504": {"kind": "status", "status": 504},
+    "429": {"kind": "status", "status": 429, "headers": {"Retry-After": "1"}},
+    "reset": {"kind": "reset"},
+    "hang": {"kind": "hang", "seconds": 1},
+}
+
+
+def test_each_call_names_its_policy():
+    assert RETRY_SAFE.max_retries == 2 and RETRY_SAFE.statuses == {429, 502, 503, 504}
+    assert RETRY_SAFE.on_transport_errors
+    assert NO_RETRY.max_retries == 0 and not NO_RETRY.on_transport_errors
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+def test_a_stop_is_retried_and_succeeds(runpod_emulator, sleeps, fault):
+    # Given a running pod and one failed answer to the next action
+    client = recording_client(runpod_emulator, sleeps, read_timeout=0.3)
+    pod = client.create_pod(new_pod())
+    runpod_emulator.add_fault(method="POST", path=ACTION, times=1, **fault)
+    # When it is stopped, then the stop is sent again (stop is safe to repeat) and succeeds
+    assert client.stop_pod(pod.id).status == "EXITED"
+    assert calls(runpod_emulator, "POST", f"/pods/{pod.id}/action") == 2
+    assert len(sleeps) == 1
+
+
+def test_a_stop_that_went_through_before_the_reset_is_a_conflict_on_the_retry(runpod_emulator, sleeps):
+    # Given RunPod stops the pod and then drops the connection
+    client = recording_client(runpod_emulator, sleeps)
+    pod = client.create_pod(new_pod())
+    runpod_emulator.add_fault("reset", method="POST", path=ACTION, apply=True, times=1)
+    # When the stop is retried, then RunPod refuses to stop an EXITED pod: PodService reads
+    # the pod on a 409 and reports the stop as done
+    with pytest.raises(RunPodConflict):
+        client.stop_pod(pod.id)
+    assert runpod_emulator.pods[0]["status"] == "EXITED"
+
+
+def test_a_delete_that_went_through_before_the_reset_is_not_found_on_the_retry(runpod_emulator, sleeps):
+    client = recording_client(runpod_emulator, sleeps)
+    pod = client.create_pod(new_pod())
+    runpod_emulator.add_fault("reset", method="DELETE", apply=True, times=1)
+    with pytest.raises(RunPodNotFound):
+        client.terminate_pod(pod.id)
+    assert runpod_emulator.pods == [] and calls(runpod_emulator, "DELETE", f"/pods/{pod.id}") == 2
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+def test_a_create_is_never_retried(runpod_emulator, sleeps, fault):
+    # Given a create that fails in a way a read would be retried on
+    client = recording_client(runpod_emulator, sleeps, read_timeout=0.3)
+    runpod_emulator.add_fault(method="POST", path="/v2/pods", times=1, **fault)
+    # When it is sent, then it fails once and is not repeated
+    with pytest.raises(RunPodError):
+        client.create_pod(new_pod())
+    assert calls(runpod_emulator, "POST", "/pods") == 1
+    assert sleeps == [] and runpod_emulator.pods == []
+
+
+@pytest.mark.parametrize("fault", RETRYABLE_FAULTS.values(), ids=RETRYABLE_FAULTS.keys())
+def test_a_start_is_never_retried(runpod_emulator, sleeps, fault):
+    client = recording_client(runpod_emulator, sleeps, read_timeout=0.3)
+    pod = client.create_pod(new_pod())
+    client.stop_pod(pod.id)
+    runpod_emulator.add_fault(method="POST", path=ACTION, times=1, **fault)
+    with pytest.raises(RunPodError):
+        client.start_pod(pod.id)
+    assert calls(runpod_emulator, "POST", f"/pods/{pod.id}/action") == 2  # the stop, the start
+    assert sleeps == []
+
+
+def test_the_backoff_is_exponential_with_full_jitter(runpod_emulator, sleeps):
+    # Given RunPod keeps answering 503 without a Retry-After
+    rng = MaxJitter()
+    client = recording_client(runpod_emulator, sleeps, rng=rng)
+    runpod_emulator.add_fault("status", status=503, path="/v2/pods")
+    with pytest.raises(RunPodUnavailable):
+        client.list_pods()
+    # Then each wait is drawn from the whole range [0, base * 2**n], not around its top
+    assert rng.asked == [(0.0, 0.2), (0.0, 0.4)]
+    assert sleeps == [0.2, 0.4]
+    assert calls(runpod_emulator, "GET", "/pods") == 3
+
+
+def test_the_backoff_is_capped(runpod_emulator, sleeps):
+    rng = MaxJitter()
+    client = recording_client(runpod_emulator, sleeps, rng=rng, backoff_base=1.5, backoff_cap=2.0)
+    runpod_emulator.add_fault("status", status=502, path="/v2/pods")
+    with pytest.raises(RunPodError):
+        client.list_pods()
+    assert rng.asked == [(0.0, 1.5), (0.0, 2.0)] and sleeps == [1.5, 2.0]
+
+
+def test_a_seeded_rng_gives_the_same_waits_within_bounds(runpod_emulator, sleeps):
+    client = recording_client(runpod_emulator, sleeps, rng=random.Random(42))
+    runpod_emulator.add_fault("reset", path="/v2/pods")
+    with pytest.raises(RunPodUnavailable):
+        client.list_pods()
+    twin = random.Random(42)
+    assert sleeps == [twin.uniform(0, 0.2), twin.uniform(0, 0.4)]
+    assert 0 <= sleeps[0] <= 0.2 and 0 <= sleeps[1] <= 0.4
+
+
+def test_retry_after_is_waited_as_given(runpod_emulator, sleeps):
+    client = recording_client(runpod_emulator, sleeps, rng=NoJitter())
+    runpod_emulator.add_fault("status", status=503, headers={"Retry-After": "1"}, path="/v2/pods", times=1)
+    assert client.list_pods() == []
+    assert sleeps == [1.0]
+
+
+def test_a_429_without_retry_after_waits_for_the_exhausted_window(runpod_emulator, sleeps):
+    client = recording_client(runpod_emulator, sleeps, rng=NoJitter())
+    limits = '"minute";r=0;t=2, "hour";r=7193;t=2701'
+    runpod_emulator.add_fault("status", status=429, headers={"RateLimit": limits}, path="/v2/pods", times=1)
+    assert client.list_pods() == []
+    assert sleeps == [2.0]
+
+
+def test_retry_after_wins_over_the_rate_limit_header(runpod_emulator, sleeps):
+    client = recording_client(runpod_emulator, sleeps, rng=NoJitter())
+    headers = {"Retry-After": "1", "RateLimit": '"minute";r=0;t=2'}
+    runpod_emulator.add_fault("status", status=429, headers=headers, path="/v2/pods", times=1)
+    client.list_pods()
+    assert sleeps == [1.0]
+
+
+def test_a_stop_waits_no_longer_than_max_retry_wait(runpod_emulator, sleeps):
+    # Given RunPod asks for 5 s before the stop may be repeated
+    client = recording_client(runpod_emulator, sleeps)
+    pod = client.create_pod(new_pod())
+    runpod_emulator.add_fault("status", status=429, headers={"Retry-After": "5"}, path=ACTION, times=1)
+    # Then the caller gets the wait to pass on, and nothing was slept
+    with pytest.raises(RunPodRateLimited) as err:
+        client.stop_pod(pod.id)
+    assert err.value.retry_after == 5 and sleeps == []
+
+
+@pytest.mark.parametrize(("budget", "retried"), [(1.6, False), (1.8, True)])
+def test_no_retry_starts_unless_the_budget_fits_the_wait_and_an_attempt(runpod_emulator, sleeps, budget, retried):
+    # Given `budget` seconds left (1 s of it reserved) and a backoff of 0.2 s
+    client = recording_client(runpod_emulator, sleeps, rng=MaxJitter(), time_budget=lambda: budget)
+    runpod_emulator.add_fault("status", status=503, path="/v2/pods", times=1)
+    # Then a retry happens only if 0.5 s are left for it after the wait
+    if retried:
+        assert client.list_pods() == []
+    else:
+        with pytest.raises(RunPodUnavailable):
+            client.list_pods()
+    assert calls(runpod_emulator, "GET", "/pods") == (2 if retried else 1)
+    assert sleeps == ([0.2] if retried else [])
+
+
+def test_a_retry_after_the_budget_cannot_fit_is_left_to_the_caller(runpod_emulator, sleeps):
+    client = recording_client(runpod_emulator, sleeps, time_budget=lambda: 2.2)
+    pod = client.create_pod(new_pod())
+    runpod_emulator.add_fault("status", status=503, headers={"Retry-After": "1"}, path=ACTION, times=1)
+    with pytest.raises(RunPodUnavailable) as err:
+        client.stop_pod(pod.id)
+    assert err.value.headers == {"Retry-After": "1"} and sleeps == []
+    assert calls(runpod_emulator, "POST", f"/pods/{pod.id}/action") == 1
+
+
+def test_a_tls_failure_is_not_retried(runpod_emulator, sleeps):
+    # Given an https URL pointing at the plain-HTTP emulator (every handshake fails)
+    url = runpod_emulator.url.replace("http://", "https://")
+    client = RunPodClient(url, lambda: KEY, connect_timeout=1.0, read_timeout=1.0, sleep=sleeps.append)
+    with pytest.raises(RunPodError):
+        client.list_pods()
+    assert sleeps == []
 
 
 # --- timeouts and the Lambda time budget ----------------------------------------------------

@@ -613,6 +613,9 @@ def test_faults_never_touch_control_endpoints(api, runpod_emulator):
         {"kind": "status", "status": 500, "times": 0},
         {"kind": "explode"},
         {"kind": "reset", "tims": 1},
+        {"kind": "rate_limit", "apply": True},
+        {"kind": "rate_limit", "body": "x"},
+        {"kind": "capacity", "gpu": ""},
     ],
 )
 def test_inconsistent_fault_rules_are_rejected(api, rule):
@@ -641,3 +644,113 @@ def test_faults_can_be_managed_over_http(api, runpod_emulator):
     assert api.control("DELETE", "/faults").status_code == 204
     assert runpod_emulator.faults == []
     assert api("GET", "/pods").status_code == 200
+
+
+def test_rate_limit_answers_429_like_an_exhausted_window(api, runpod_emulator):
+    runpod_emulator.add_fault("rate_limit", path="/v2/pods", times=1)
+    runpod_emulator.add_fault("rate_limit", seconds=2.5, path="/v2/pods", times=1)
+    runpod_emulator.add_fault("rate_limit", headers={"Retry-After": "9"}, path="/v2/pods", times=1)
+    first = api("GET", "/pods")
+    assert_problem(first, 429, "rate limit exceeded for the minute window")
+    assert first.headers["Retry-After"] == "1"
+    assert first.headers["RateLimit"] == '"minute";r=0;t=1' and "RateLimit-Policy" in first.headers
+    assert api("GET", "/pods").headers["Retry-After"] == "3"
+    assert api("GET", "/pods").headers["Retry-After"] == "9"
+    assert api("GET", "/pods").status_code == 200
+
+
+def test_a_fault_can_be_limited_to_one_gpu_type(api, runpod_emulator):
+    # Given capacity exhausted for RTX 4090s only
+    runpod_emulator.add_fault("capacity", gpu=RTX_4090)
+    # Then creates of that type are refused, other types and other calls are untouched
+    assert_problem(api("POST", "/pods", json=POD), 400, NO_INSTANCES)
+    assert api("POST", "/pods", json={**POD, "gpu": {"id": "NVIDIA A40"}}).status_code == 201
+    assert api("GET", "/pods").status_code == 200
+    assert [p["gpu"]["id"] for p in runpod_emulator.pods] == ["NVIDIA A40"]
+
+
+def test_fired_faults_are_logged_until_reset(api, runpod_emulator):
+    runpod_emulator.add_fault("status", status=503, method="GET", times=1)
+    runpod_emulator.add_fault("status", status=500, method="POST", path="/v2/pods", apply=True, times=1)
+    api("GET", "/pods")
+    api("GET", "/pods")
+    api("POST", "/pods", json=POD)
+    expected = [
+        {"kind": "status", "status": 503, "method": "GET", "path": "/v2/pods", "apply": False},
+        {"kind": "status", "status": 500, "method": "POST", "path": "/v2/pods", "apply": True},
+    ]
+    assert runpod_emulator.fired == expected
+    assert api.control("GET", "/state").json()["fired"] == expected
+    runpod_emulator.reset()
+    assert runpod_emulator.fired == []
+
+
+# Every fault the reliability work needs (issue: latency, a hang past the timeout, 429 with
+# Retry-After, 500/502/503, malformed JSON, resets, capacity, "500 but created anyway"), each
+# with what a create then meets and how many pods exist afterwards.
+FAULT_CATALOGUE = {
+    "latency": ({"kind": "latency", "seconds": 0.05}, 201, 1),
+    "hang": ({"kind": "hang", "seconds": 2}, "timeout", 0),
+    "429 Retry-After": ({"kind": "rate_limit", "seconds": 1}, 429, 0),
+    "500": ({"kind": "status", "status": 500}, 500, 0),
+    "502": ({"kind": "status", "status": 502}, 502, 0),
+    "503": ({"kind": "status", "status": 503, "headers": {"Retry-After": "2"}}, 503, 0),
+    "malformed": ({"kind": "malformed"}, "invalid json", 0),
+    "reset": ({"kind": "reset"}, "reset", 0),
+    "capacity": ({"kind": "capacity", "gpu": RTX_4090}, 400, 0),
+    "500 but created": ({"kind": "status", "status": 500, "apply": True}, 500, 1),
+}
+
+
+@pytest.mark.parametrize("how", ["http", "python"])
+@pytest.mark.parametrize("name", FAULT_CATALOGUE)
+def test_every_fault_kind_can_be_armed_at_runtime_over_http_or_per_test(api, runpod_emulator, name, how):
+    rule, outcome, pods = FAULT_CATALOGUE[name]
+    rule = {**rule, "method": "POST", "path": "/v2/pods", "times": 1}
+    # Given the fault armed over the control endpoint (a running stack) or from Python (a test)
+    if how == "http":
+        assert api.control("POST", "/faults", json=rule).status_code == 201
+    else:
+        runpod_emulator.add_fault(**rule)
+    # When a create is sent
+    resp = None
+    try:
+        resp = api("POST", "/pods", json=POD, timeout=0.5)
+    except requests.ReadTimeout:
+        assert outcome == "timeout"
+    except requests.ConnectionError:
+        assert outcome == "reset"
+    else:
+        if outcome == "invalid json":
+            assert resp.status_code == 200
+            with pytest.raises(ValueError):
+                resp.json()
+        else:
+            assert resp.status_code == outcome, resp.text
+    # Then it fired once, as logged, and left as many pods as RunPod would have
+    assert [f["kind"] for f in runpod_emulator.fired] == [rule["kind"]]
+    assert len(runpod_emulator.pods) == pods
+    assert runpod_emulator.faults == []
+    if name == "429 Retry-After":
+        assert resp.headers["Retry-After"] == "1"
+    if name == "503":
+        assert resp.headers["Retry-After"] == "2"
+
+
+def test_rate_limits_can_be_changed_at_runtime(api, runpod_emulator):
+    # Given a quota of two requests a minute, set over HTTP
+    resp = api.control("PUT", "/rate-limits", json={"minute": 2})
+    assert resp.status_code == 200 and resp.json() == {"rate_limits": {"minute": 2}}
+    # Then the third request is refused with the window's reset time
+    assert [api("GET", "/pods").status_code for _ in range(3)] == [200, 200, 429]
+    # And null restores the configured quotas (with fresh counts)
+    assert api.control("PUT", "/rate-limits", data="null").json()["rate_limits"]["minute"] == 1000
+    assert api("GET", "/pods").status_code == 200
+    runpod_emulator.set_rate_limits({"minute": 1_000_000})
+    assert runpod_emulator.rate_limits == {"minute": 1_000_000}
+
+
+@pytest.mark.parametrize("quotas", [{"week": 5}, {"minute": 0}, {"minute": "5"}, ["minute"]])
+def test_invalid_rate_limits_are_rejected(api, runpod_emulator, quotas):
+    assert_problem(api.control("PUT", "/rate-limits", json=quotas), 422)
+    assert runpod_emulator.rate_limits["minute"] == 1000

@@ -6,33 +6,47 @@ no requests/urllib3 exception escapes, and RunPod's own words never reach an exc
 WARNING, truncated and with every `env` object redacted: pod env values are user secrets.
 Request bodies, headers and the API key are never logged.
 
-Retries are urllib3's, and deliberately narrow: GET and DELETE only, on 429/502/503/504 and
-on connection errors. A POST (create, start, stop) is never repeated blindly; RunPod has
-answered 5xx to a create that still started a billed pod, so only the caller, after looking,
-can decide to try again.
+Retries are this module's own, and each call names its policy (`RETRY_SAFE` or `NO_RETRY`)
+rather than inheriting one from its HTTP method:
+
+* reads (list, get, catalogue), DELETE and the `stop` action are safe to repeat, and are
+  retried up to twice on connection errors (refused, reset, read timeouts), 429, 502, 503
+  and 504. A repeat of a stop or delete that did go through answers 409 or 404, which
+  PodService already reads as "stopped" and "gone".
+* create (POST /pods) and the `start` action are never repeated: RunPod has answered 5xx to
+  a create that still started a billed pod, so only the caller, after looking, can decide to
+  try again.
+
+A retry waits what RunPod asks (`Retry-After`, else for a 429 the reset time `t` of the
+exhausted `RateLimit` window), else an exponential backoff with full jitter:
+uniform(0, min(cap, base * 2**n)) for the n-th retry (base 0.2 s, cap 2 s). A wait longer
+than MAX_RETRY_WAIT is not taken: the caller gets the error with its Retry-After instead.
 
 Inside Lambda, `time_budget` returns the seconds left in the invocation. Each attempt's
 timeouts are cut so it gives up about a second before the budget ends, and no retry starts
-(or waits) unless it can finish in time: we answer our own 504 instead of being killed
-mid-call and leaving API Gateway to answer for us.
+(or waits) unless it can still get MIN_ATTEMPT_SECONDS after its wait: we answer our own
+504 instead of being killed mid-call and leaving API Gateway to answer for us.
 """
 
 from __future__ import annotations
 
 import email.utils
+import itertools
 import json
 import logging
 import math
+import random
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ResponseError
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import Retry, Timeout
 
@@ -63,76 +77,37 @@ BUDGET_RESERVE = 1.0
 MIN_ATTEMPT_SECONDS = 0.5
 # Longest wait (backoff or Retry-After) a retry may take; longer means "tell the caller".
 MAX_RETRY_WAIT = 2.0
+# Full-jitter backoff: the n-th retry waits uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**n)).
+BACKOFF_BASE = 0.2
+BACKOFF_CAP = MAX_RETRY_WAIT
 _LOGGED_BODY_CHARS = 500
 
 
-class _BudgetTimeout(Timeout):
-    """A urllib3 Timeout re-cut for every attempt (urllib3 clones it per attempt) so that
-    connect + read end BUDGET_RESERVE seconds before the Lambda's time runs out."""
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Whether, and on what, one kind of call may be sent again unchanged."""
 
-    def __init__(self, connect: float, read: float, budget: Callable[[], float | None]) -> None:
-        super().__init__(connect=connect, read=read)
-        self._connect_cap = connect
-        self._read_cap = read
-        self._budget = budget
-
-    def clone(self) -> Timeout:
-        left = _seconds_left(self._budget)
-        if left == math.inf:
-            return Timeout(connect=self._connect_cap, read=self._read_cap)
-        left = max(left, 0.001)  # urllib3 refuses 0; this still times out at once
-        return Timeout(connect=min(self._connect_cap, left), read=min(self._read_cap, left), total=left)
+    name: str
+    max_retries: int = 0
+    statuses: frozenset[int] = frozenset()
+    # Connection refused or reset, the connection dropped mid-answer, a read timeout.
+    on_transport_errors: bool = False
 
 
-class _BudgetRetry(Retry):
-    """urllib3's Retry, except that it gives up rather than wait past MAX_RETRY_WAIT (a long
-    Retry-After is the caller's to honour) or start an attempt the time budget cannot fit."""
-
-    def __init__(
-        self,
-        *args: Any,
-        budget: Callable[[], float | None] | None = None,
-        max_wait: float = MAX_RETRY_WAIT,
-        **kw: Any,
-    ) -> None:
-        super().__init__(*args, **kw)
-        self.budget = budget
-        self.max_wait = max_wait
-
-    def new(self, **kw: Any) -> _BudgetRetry:
-        retry = super().new(**kw)
-        retry.budget, retry.max_wait = self.budget, self.max_wait
-        return retry
-
-    def get_retry_after(self, response: Any) -> float | None:
-        # urllib3 raises InvalidHeader on an unreadable Retry-After; treat it as absent instead.
-        return _retry_after(response.headers)
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> _BudgetRetry:
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        wait = self.get_retry_after(response) if response is not None else None
-        if wait is None:
-            # get_backoff_time() adds a random jitter of up to backoff_jitter, and urllib3 draws
-            # its own when it sleeps: count the largest possible one.
-            wait = retry.get_backoff_time() + retry.backoff_jitter
-        left = _seconds_left(self.budget)
-        if wait > self.max_wait or left - wait < MIN_ATTEMPT_SECONDS:
-            # For a response, urllib3 then hands it back (raise_on_status=False) and we map it.
-            reason = error or ResponseError(f"not retrying: would wait {wait:.1f}s with {left:.1f}s left")
-            raise MaxRetryError(_pool, url, reason)
-        return retry
+# Reads, DELETE and stop: repeating them changes nothing that the first one did not.
+RETRY_SAFE = RetryPolicy(
+    "safe to repeat", max_retries=2, statuses=frozenset({429, 502, 503, 504}), on_transport_errors=True
+)
+# Create and start: a repeat could start a second billed pod (or take GPUs twice).
+NO_RETRY = RetryPolicy("never repeated")
 
 
 class RunPodClient:
-    """One instance per container: it keeps one Session, so connections are reused."""
+    """One instance per container: it keeps one Session, so connections are reused.
+
+    `rng` draws the backoff jitter and `sleep` waits between attempts; tests pass a seeded
+    random.Random and a recorder.
+    """
 
     def __init__(
         self,
@@ -143,6 +118,10 @@ class RunPodClient:
         read_timeout: float = 10.0,
         time_budget: Callable[[], float | None] | None = None,
         session: requests.Session | None = None,
+        backoff_base: float = BACKOFF_BASE,
+        backoff_cap: float = BACKOFF_CAP,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ConfigurationError("RunPod API URL must be an http(s) URL")
@@ -151,23 +130,22 @@ class RunPodClient:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._time_budget = time_budget
-        self._session = session or self._new_session(time_budget)
+        self._session = session or self._new_session()
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        # Jitter needs no cryptographic quality; SystemRandom just avoids a shared seed.
+        self._rng = rng or random.SystemRandom()
+        self._sleep = sleep
 
     @staticmethod
-    def _new_session(time_budget: Callable[[], float | None] | None) -> requests.Session:
-        retry = _BudgetRetry(
-            total=2,
-            allowed_methods=frozenset({"GET", "DELETE"}),
-            status_forcelist=frozenset({429, 502, 503, 504}),
-            backoff_factor=0.25,
-            backoff_jitter=0.25,
-            backoff_max=MAX_RETRY_WAIT,
-            respect_retry_after_header=True,
-            raise_on_status=False,  # hand the last error response back, so it is mapped below
-            budget=time_budget,
-        )
+    def _new_session() -> requests.Session:
         session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=4)
+        # urllib3 never retries on its own: _call does, by the policy each call names.
+        adapter = HTTPAdapter(
+            max_retries=Retry(total=0, read=False, redirect=False, raise_on_status=False),
+            pool_connections=1,
+            pool_maxsize=4,
+        )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers.update({"Accept": "application/json", "User-Agent": "podgate"})
@@ -179,30 +157,33 @@ class RunPodClient:
     # -- pods --
 
     def list_pods(self) -> list[RunPodPod]:
-        data = self._call("GET", "/pods")
+        data = self._call("GET", "/pods", retry=RETRY_SAFE)
         items = data.get("pods") if isinstance(data, dict) else data
         return self._parse_list(RunPodPod, items, "GET /pods")
 
     def get_pod(self, pod_id: str) -> RunPodPod:
-        return self._parse_one(RunPodPod, self._call("GET", f"/pods/{_checked(pod_id)}"), "GET /pods/{id}")
+        data = self._call("GET", f"/pods/{_checked(pod_id)}", retry=RETRY_SAFE)
+        return self._parse_one(RunPodPod, data, "GET /pods/{id}")
 
     def create_pod(self, req: RunPodCreatePod) -> RunPodPod:
-        data = self._call("POST", "/pods", json_body=req.to_payload(), gpu_type=req.gpu.id)
+        data = self._call("POST", "/pods", retry=NO_RETRY, json_body=req.to_payload(), gpu_type=req.gpu.id)
         return self._parse_one(RunPodPod, data, "POST /pods")
 
     def stop_pod(self, pod_id: str) -> RunPodPod | None:
-        return self._action(pod_id, "stop")
+        """Stop a pod. Retried like a read: a repeat of a stop that went through answers 409
+        (RunPodConflict) for the now EXITED pod, which callers resolve by reading the pod."""
+        return self._action(pod_id, "stop", RETRY_SAFE)
 
     def start_pod(self, pod_id: str) -> RunPodPod | None:
-        return self._action(pod_id, "start")
+        return self._action(pod_id, "start", NO_RETRY)
 
     def terminate_pod(self, pod_id: str) -> None:
         """Terminate (DELETE) a pod. An unknown pod raises RunPodNotFound: that includes one a
         retried DELETE already removed, so callers treat it as "gone" where that is safe."""
-        self._call("DELETE", f"/pods/{_checked(pod_id)}")
+        self._call("DELETE", f"/pods/{_checked(pod_id)}", retry=RETRY_SAFE)
 
-    def _action(self, pod_id: str, action: str) -> RunPodPod | None:
-        data = self._call("POST", f"/pods/{_checked(pod_id)}/action", json_body={"action": action})
+    def _action(self, pod_id: str, action: str, retry: RetryPolicy) -> RunPodPod | None:
+        data = self._call("POST", f"/pods/{_checked(pod_id)}/action", retry=retry, json_body={"action": action})
         if data is None:
             return None
         return self._parse_one(RunPodPod, data, f"POST /pods/{{id}}/action {action}")
@@ -210,44 +191,106 @@ class RunPodClient:
     # -- catalogue --
 
     def list_gpu_types(self) -> list[GpuType]:
-        data = self._call("GET", "/catalog/gpus")
+        data = self._call("GET", "/catalog/gpus", retry=RETRY_SAFE)
         items = data.get("gpus") if isinstance(data, dict) else data
         return self._parse_list(GpuType, items, "GET /catalog/gpus")
 
     # -- transport --
 
     def _timeout(self) -> Timeout | tuple[float, float]:
+        """This attempt's timeouts: the configured ones, cut to end BUDGET_RESERVE seconds
+        before the Lambda's time runs out."""
         left = _seconds_left(self._time_budget)
-        if self._time_budget is None or left == math.inf:
+        if left == math.inf:
             return (self._connect_timeout, self._read_timeout)
         if left < MIN_ATTEMPT_SECONDS:
             log.warning("RunPod call skipped: the invocation's time budget is spent")
             raise RunPodTimeout()
-        return _BudgetTimeout(self._connect_timeout, self._read_timeout, self._time_budget)
+        return Timeout(connect=min(self._connect_timeout, left), read=min(self._read_timeout, left), total=left)
 
-    def _call(self, method: str, path: str, *, json_body: Any = None, gpu_type: str | None = None) -> Any:
-        """Send one request; the decoded JSON of a 2xx answer (None when it has no body)."""
-        timeout = self._timeout()
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: RetryPolicy,
+        json_body: Any = None,
+        gpu_type: str | None = None,
+    ) -> Any:
+        """Send one request, repeated as `retry` allows; the decoded JSON of a 2xx answer
+        (None when it has no body)."""
         key = self._api_key()
         if not key:
             raise ConfigurationError("RunPod API key is empty")
-        started = time.monotonic()
-        try:
-            resp = self._session.request(
-                method,
-                self._base_url + path,
-                json=json_body,
-                headers={"Authorization": f"Bearer {key}"},
-                timeout=timeout,
-                allow_redirects=False,
-            )
-        except (requests.RequestException, Urllib3Error) as exc:
-            # `from None`: a requests exception holds the prepared request, env values and all.
-            raise _transport_error(exc, method, path) from None
-        log.debug("RunPod %s %s -> %s in %.0f ms", method, path, resp.status_code,
-                  (time.monotonic() - started) * 1000)
-        if not 200 <= resp.status_code < 300:
-            raise _http_error(resp, method, path, gpu_type)
+        for attempt in itertools.count():
+            timeout = self._timeout()
+            started = time.monotonic()
+            failure: Exception | None = None
+            try:
+                resp = self._session.request(
+                    method,
+                    self._base_url + path,
+                    json=json_body,
+                    headers={"Authorization": f"Bearer {key}"},
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
+            except (requests.RequestException, Urllib3Error) as exc:
+                failure = exc
+            if failure is not None:
+                wait = self._retry_wait(retry, attempt, error=failure)
+                if wait is None:
+                    # Raised outside the except block, `from None`: a requests exception
+                    # holds the prepared request, env values and all.
+                    raise _transport_error(failure, method, path) from None
+                log.info("RunPod %s %s failed (%s); retry %d in %.2f s", method, path, type(failure).__name__,
+                         attempt + 1, wait)
+            else:
+                log.debug("RunPod %s %s -> %s in %.0f ms", method, path, resp.status_code,
+                          (time.monotonic() - started) * 1000)
+                if 200 <= resp.status_code < 300:
+                    return self._decode(resp, method, path)
+                wait = self._retry_wait(retry, attempt, response=resp)
+                if wait is None:
+                    raise _http_error(resp, method, path, gpu_type)
+                log.info("RunPod %s %s answered %s; retry %d in %.2f s", method, path, resp.status_code,
+                         attempt + 1, wait)
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_wait(
+        self,
+        policy: RetryPolicy,
+        attempt: int,
+        *,
+        response: requests.Response | None = None,
+        error: Exception | None = None,
+    ) -> float | None:
+        """Seconds to wait before repeating a failed attempt, or None to give up now."""
+        if attempt >= policy.max_retries:
+            return None
+        if response is not None:
+            if response.status_code not in policy.statuses:
+                return None
+            wait = _server_wait(response)
+        else:
+            if not (policy.on_transport_errors and _is_retryable_transport_error(error)):
+                return None
+            wait = None
+        if wait is None:
+            wait = self._backoff(attempt)
+        left = _seconds_left(self._time_budget)
+        if wait > MAX_RETRY_WAIT or left - wait < MIN_ATTEMPT_SECONDS:
+            log.info("RunPod: not retrying (would wait %.1f s with %.1f s left)", wait, left)
+            return None
+        return wait
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter for the (attempt+1)-th retry."""
+        return self._rng.uniform(0.0, min(self._backoff_cap, self._backoff_base * 2**attempt))
+
+    @staticmethod
+    def _decode(resp: requests.Response, method: str, path: str) -> Any:
         if not resp.content:
             return None
         try:
@@ -302,6 +345,22 @@ def _is_timeout(exc: Exception) -> bool:
         reason = reason.reason
     # urllib3 files "connection refused" (NewConnectionError) under ConnectTimeoutError.
     return isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError)
+
+
+def _is_retryable_transport_error(exc: Exception | None) -> bool:
+    """Failures a repeat may not meet again: no connection, a dropped one, no answer in time.
+    A TLS failure, a bad URL or a redirect loop would only fail the same way."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(exc, requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError)
+
+
+def _server_wait(resp: requests.Response) -> float | None:
+    """The wait RunPod asked for: Retry-After, else (429 only) the exhausted window's `t`."""
+    wait = _retry_after(resp.headers)
+    if wait is None and resp.status_code == 429:
+        wait = _exhausted_window(resp)
+    return None if wait is None else float(wait)
 
 
 def _transport_error(exc: Exception, method: str, path: str) -> RunPodError:
