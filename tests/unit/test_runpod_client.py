@@ -319,12 +319,49 @@ def test_a_failed_create_may_still_have_started_a_pod(client, runpod_emulator):
     assert calls(runpod_emulator, "POST", "/pods") == 1
 
 
-@pytest.mark.parametrize("status", [500, 502, 504, 400, 410, 418, 422])
+@pytest.mark.parametrize("status", [500, 502, 400, 410, 418, 422])
 def test_other_failures_are_plain_runpod_errors(client, runpod_emulator, status):
     runpod_emulator.add_fault("status", status=status, method="POST")
     with pytest.raises(RunPodError) as err:
         client.create_pod(new_pod())
     assert type(err.value) is RunPodError and err.value.status == 502
+    assert err.value.upstream_status == status  # tells "refused" (4xx) from "outcome unknown" (5xx)
+
+
+def test_runpods_own_504_is_our_504(client, runpod_emulator):
+    # QA defect 10: RunPod's gateway timing out is "RunPod did not answer in time" (API.md: 504)
+    runpod_emulator.add_fault("status", status=504, method="POST")
+    with pytest.raises(RunPodTimeout) as err:
+        client.create_pod(new_pod())
+    assert (err.value.status, err.value.detail) == (504, "RunPod API timed out")
+
+
+@pytest.mark.parametrize(
+    "method,path,status,body",
+    [
+        ("GET", "/v2/pods", 404, None),
+        ("GET", "/v2/pods", 409, None),
+        ("GET", "/v2/pods/{id}", 400, {"detail": "There are no longer any instances available"}),
+        ("DELETE", "/v2/pods/{id}", 500, {"detail": "There are no longer any instances available"}),
+    ],
+)
+def test_statuses_only_mean_what_they_mean_for_that_call(client, runpod_emulator, method, path, status, body):
+    # QA defect 8: a 404 on the list is not "Pod not found", a capacity text on a read is not capacity
+    pod = client.create_pod(new_pod())
+    runpod_emulator.add_fault("status", status=status, method=method, path=path.format(id=pod.id), body=body)
+    call = {"GET /v2/pods": client.list_pods, "GET /v2/pods/{id}": lambda: client.get_pod(pod.id),
+            "DELETE /v2/pods/{id}": lambda: client.terminate_pod(pod.id)}[f"{method} {path}"]
+    with pytest.raises(RunPodError) as err:
+        call()
+    assert type(err.value) is RunPodError and err.value.status == 502
+
+
+def test_a_huge_retry_after_is_capped(client, runpod_emulator):
+    # QA defect 9: RunPod's Retry-After passed on with no upper limit
+    runpod_emulator.add_fault("status", status=503, method="GET", headers={"Retry-After": "99999999999999999999"})
+    with pytest.raises(RunPodUnavailable) as err:
+        client.list_pods()
+    assert err.value.headers == {"Retry-After": "3600"}
 
 
 @pytest.mark.parametrize("status", [502, 504])

@@ -92,6 +92,8 @@ class RunPodError(PodgateError):
 
     status = 502
     detail = "RunPod API error"
+    # RunPod's HTTP status when it answered at all (None: no answer, or an unreadable one).
+    upstream_status: int | None = None
 
 
 class RunPodAuthError(RunPodError):

@@ -374,22 +374,33 @@ def _transport_error(exc: Exception, method: str, path: str) -> RunPodError:
 
 
 def _http_error(resp: requests.Response, method: str, path: str, gpu_type: str | None) -> RunPodError:
+    """Our error for RunPod's answer. What a status means depends on the call: 404 and 409 speak
+    of a pod only on a pod's own path, and RunPod's capacity wording only matters when a call
+    asks for GPUs (create, start); anywhere else they are RunPod misbehaving (502)."""
     status = resp.status_code
     log.warning("RunPod %s %s answered %s: %s", method, path, status, _describe(resp))
+    about_a_pod = path.startswith("/pods/")
+    wants_gpus = method == "POST" and (path == "/pods" or path.endswith("/action"))
+    error: RunPodError
     if status in (401, 403):
-        return RunPodAuthError()
-    if status in (400, 500) and _is_capacity(_problem_message(resp)):
-        return RunPodCapacityError(gpu_type)
-    if status == 404:
-        return RunPodNotFound()
-    if status == 409:
-        return RunPodConflict()
-    if status == 429:
-        return RunPodRateLimited(retry_after=_seconds(_retry_after(resp.headers)) or _exhausted_window(resp))
-    if status == 503:
+        error = RunPodAuthError()
+    elif status in (400, 500) and wants_gpus and _is_capacity(_problem_message(resp)):
+        error = RunPodCapacityError(gpu_type)
+    elif status == 404 and about_a_pod:
+        error = RunPodNotFound()
+    elif status == 409 and about_a_pod:
+        error = RunPodConflict()
+    elif status == 429:
+        error = RunPodRateLimited(retry_after=_seconds(_retry_after(resp.headers)) or _exhausted_window(resp))
+    elif status == 503:
         retry_after = _seconds(_retry_after(resp.headers))
-        return RunPodUnavailable(headers={"Retry-After": str(retry_after)} if retry_after else None)
-    return RunPodError()
+        error = RunPodUnavailable(headers={"Retry-After": str(retry_after)} if retry_after else None)
+    elif status == 504:
+        error = RunPodTimeout()  # RunPod's own gateway gave up waiting: still "did not answer in time"
+    else:
+        error = RunPodError()
+    error.upstream_status = status
+    return error
 
 
 def _problem_message(resp: requests.Response) -> str:
@@ -436,8 +447,13 @@ def _exhausted_window(resp: requests.Response) -> int | None:
     return max(waits) if waits else None
 
 
+# A Retry-After we pass on is capped: a far-future date or a huge number from upstream would
+# only tell our callers to give up for good.
+MAX_RETRY_AFTER_SECONDS = 3600
+
+
 def _seconds(value: float | None) -> int | None:
-    return None if value is None else max(1, math.ceil(value))
+    return None if value is None else min(MAX_RETRY_AFTER_SECONDS, max(1, math.ceil(value)))
 
 
 def _describe(resp: requests.Response) -> str:

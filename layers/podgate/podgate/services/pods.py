@@ -57,9 +57,12 @@ def _create_tag(username: str, idempotency_key: str | None) -> str:
 
 
 def _outcome_unknown(exc: RunPodError) -> bool:
-    """Did RunPod perhaps start the pod although the call failed? Timeouts, broken connections
-    and plain 5xx (RunPod has answered 500 to a create that billed a pod) leave it open."""
-    return isinstance(exc, (RunPodTimeout, RunPodUnavailable)) or type(exc) is RunPodError
+    """Did RunPod perhaps start the pod although the call failed? Timeouts, broken connections,
+    unreadable answers and plain 5xx (RunPod has answered 500 to a create that billed a pod)
+    leave it open; a 4xx refusal does not."""
+    if isinstance(exc, (RunPodTimeout, RunPodUnavailable)):
+        return True
+    return type(exc) is RunPodError and (exc.upstream_status is None or exc.upstream_status >= 500)
 
 
 def _item(pod: RunPodPod, record: PodRecord | None) -> PodItem:
