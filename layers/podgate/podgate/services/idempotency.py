@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
     IdempotencyValidationError,
 )
 
@@ -66,7 +67,9 @@ def once(
 
     try:
         return run(request={"user": username, "key": key, "body": body})
-    except IdempotencyAlreadyInProgressError:
+    except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError):
+        # The second: the record changed under us while another request finished; retrying
+        # shortly gets the stored answer.
         raise Conflict(
             "A request with this Idempotency-Key is still in progress",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
