@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/podgate/requ
 export PYTHONPATH := $(CURDIR)/layers/podgate:$(CURDIR)/local
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv dev test lint invoke admin loadtest openapi
+.PHONY: help venv dev test lint invoke admin loadtest openapi bench
 
 help:
 	@echo "make dev      run the whole API locally on http://127.0.0.1:$${PODGATE_PORT:-3000}"
@@ -49,6 +49,10 @@ admin: venv
 loadtest: venv
 	$(PY) bench/loadtest.py $(ARGS)
 
+# Cold starts, warm overhead, the local stack and the layer (docs/PERFORMANCE.md): a table and bench/results.json.
+bench: venv
+	PYTHON_BOOT=$(PYTHON_BOOT) $(PY) bench/bench.py $(ARGS)
+
 # The OpenAPI document (podgate/openapi.py) from template.yaml and the models; commit the result.
 openapi: venv
 	$(PY) -m podgate_local.docs
@@ -63,6 +67,7 @@ export SAM_VENV ?= $(CURDIR)/.venv-sam
 .PHONY: build validate test-sam
 
 build:
+	@case "$(ARCH)" in arm64|x86_64) ;; *) echo "ARCH must be arm64 or x86_64, not '$(ARCH)'"; exit 2;; esac
 	PODGATE_ARCHITECTURE=$(ARCH) PYTHON_BOOT=$(PYTHON_BOOT) tools/sam.sh build --no-cached \
 		--build-dir $(SAM_BUILD_DIR) --parameter-overrides Architecture=$(ARCH)
 	$(or $(PYTHON_BOOT),python3) tools/check_layer.py --build-dir $(SAM_BUILD_DIR) --architecture $(ARCH)
