@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from podgate_local.aws import DUMMY_CREDENTIALS, SecretsExtensionEmulator, create_resources, start_moto
+from podgate_local.docs import serve_docs
 from podgate_local.gateway import LocalGateway
 from podgate_local.template import TEMPLATE_PATH, Stack, load_stack
 from podgate_local.worker import Invocation, LogSink, invoke_function
@@ -137,6 +138,7 @@ class LocalStack:
                 max_concurrency_per_function=self._max_concurrency,
                 access_log=self._access_log,
             ).start()
+            serve_docs(self.gateway)  # /docs: the OpenAPI document in Swagger UI (podgate_local/docs.py)
         if self._write_env_file:
             self.env_file = self._write_env()
 

@@ -31,6 +31,7 @@ def test_routes_are_exactly_the_templates_api_events(stack):
     assert routes == {
         ("POST", "/auth", "AuthFunction", None),
         ("GET", "/health", "HealthFunction", None),
+        ("GET", "/openapi.json", "OpenApiFunction", None),
         ("GET", "/pods", "ListPodsFunction", bearer),
         ("GET", "/pods/{pod_id}", "ListPodsFunction", bearer),
         ("POST", "/pods", "CreatePodFunction", bearer),
