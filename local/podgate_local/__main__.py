@@ -115,6 +115,7 @@ def _banner(stack: LocalStack) -> str:
 podgate local stack is up (stage "{stack.stack.stage}", from {os.path.relpath(stack.template)})
 
   API               {url}   (also under the stage: {stack.stage_url})
+  API docs          {url}/docs   (Swagger UI; the document is GET {url}/openapi.json)
   AWS (moto)        {stack.aws_endpoint}   {resources}
   Secrets extension 127.0.0.1:{stack.env["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"]}
   RunPod            {runpod}

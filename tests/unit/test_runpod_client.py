@@ -343,6 +343,8 @@ def test_runpods_own_504_is_our_504(client, runpod_emulator):
         ("GET", "/v2/pods", 409, None),
         ("GET", "/v2/pods/{id}", 400, {"detail": "There are no longer any instances available"}),
         ("DELETE", "/v2/pods/{id}", 500, {"detail": "There are no longer any instances available"}),
+        ("GET", "/v2/pods/{id}", 409, None),
+        ("POST", "/v2/pods/{id}/action", 400, {"detail": "There are no longer any instances available"}),
     ],
 )
 def test_statuses_only_mean_what_they_mean_for_that_call(client, runpod_emulator, method, path, status, body):
@@ -350,7 +352,8 @@ def test_statuses_only_mean_what_they_mean_for_that_call(client, runpod_emulator
     pod = client.create_pod(new_pod())
     runpod_emulator.add_fault("status", status=status, method=method, path=path.format(id=pod.id), body=body)
     call = {"GET /v2/pods": client.list_pods, "GET /v2/pods/{id}": lambda: client.get_pod(pod.id),
-            "DELETE /v2/pods/{id}": lambda: client.terminate_pod(pod.id)}[f"{method} {path}"]
+            "DELETE /v2/pods/{id}": lambda: client.terminate_pod(pod.id),
+            "POST /v2/pods/{id}/action": lambda: client.stop_pod(pod.id)}[f"{method} {path}"]
     with pytest.raises(RunPodError) as err:
         call()
     assert type(err.value) is RunPodError and err.value.status == 502

@@ -166,7 +166,9 @@ class RunPodClient:
         return self._parse_one(RunPodPod, data, "GET /pods/{id}")
 
     def create_pod(self, req: RunPodCreatePod) -> RunPodPod:
-        data = self._call("POST", "/pods", retry=NO_RETRY, json_body=req.to_payload(), gpu_type=req.gpu.id)
+        data = self._call(
+            "POST", "/pods", retry=NO_RETRY, json_body=req.to_payload(), gpu_type=req.gpu.id, wants_gpus=True
+        )
         return self._parse_one(RunPodPod, data, "POST /pods")
 
     def stop_pod(self, pod_id: str) -> RunPodPod | None:
@@ -183,7 +185,13 @@ class RunPodClient:
         self._call("DELETE", f"/pods/{_checked(pod_id)}", retry=RETRY_SAFE)
 
     def _action(self, pod_id: str, action: str, retry: RetryPolicy) -> RunPodPod | None:
-        data = self._call("POST", f"/pods/{_checked(pod_id)}/action", retry=retry, json_body={"action": action})
+        data = self._call(
+            "POST",
+            f"/pods/{_checked(pod_id)}/action",
+            retry=retry,
+            json_body={"action": action},
+            wants_gpus=action in ("start", "restart"),  # only these can run out of GPUs
+        )
         if data is None:
             return None
         return self._parse_one(RunPodPod, data, f"POST /pods/{{id}}/action {action}")
@@ -216,6 +224,7 @@ class RunPodClient:
         retry: RetryPolicy,
         json_body: Any = None,
         gpu_type: str | None = None,
+        wants_gpus: bool = False,
     ) -> Any:
         """Send one request, repeated as `retry` allows; the decoded JSON of a 2xx answer
         (None when it has no body)."""
@@ -252,7 +261,7 @@ class RunPodClient:
                     return self._decode(resp, method, path)
                 wait = self._retry_wait(retry, attempt, response=resp)
                 if wait is None:
-                    raise _http_error(resp, method, path, gpu_type)
+                    raise _http_error(resp, method, path, gpu_type, wants_gpus=wants_gpus)
                 log.info("RunPod %s %s answered %s; retry %d in %.2f s", method, path, resp.status_code,
                          attempt + 1, wait)
             self._sleep(wait)
@@ -373,14 +382,15 @@ def _transport_error(exc: Exception, method: str, path: str) -> RunPodError:
     return RunPodError()
 
 
-def _http_error(resp: requests.Response, method: str, path: str, gpu_type: str | None) -> RunPodError:
-    """Our error for RunPod's answer. What a status means depends on the call: 404 and 409 speak
-    of a pod only on a pod's own path, and RunPod's capacity wording only matters when a call
-    asks for GPUs (create, start); anywhere else they are RunPod misbehaving (502)."""
+def _http_error(
+    resp: requests.Response, method: str, path: str, gpu_type: str | None, *, wants_gpus: bool
+) -> RunPodError:
+    """Our error for RunPod's answer. What a status means depends on the call: 404 speaks of a
+    pod only on a pod's own path, 409 only for a change to one, and RunPod's capacity wording
+    only matters when a call asks for GPUs (create, start); elsewhere it is RunPod misbehaving."""
     status = resp.status_code
     log.warning("RunPod %s %s answered %s: %s", method, path, status, _describe(resp))
     about_a_pod = path.startswith("/pods/")
-    wants_gpus = method == "POST" and (path == "/pods" or path.endswith("/action"))
     error: RunPodError
     if status in (401, 403):
         error = RunPodAuthError()
@@ -388,7 +398,7 @@ def _http_error(resp: requests.Response, method: str, path: str, gpu_type: str |
         error = RunPodCapacityError(gpu_type)
     elif status == 404 and about_a_pod:
         error = RunPodNotFound()
-    elif status == 409 and about_a_pod:
+    elif status == 409 and about_a_pod and method != "GET":
         error = RunPodConflict()
     elif status == 429:
         error = RunPodRateLimited(retry_after=_seconds(_retry_after(resp.headers)) or _exhausted_window(resp))
