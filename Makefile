@@ -13,13 +13,15 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/podgate/requ
 export PYTHONPATH := $(CURDIR)/layers/podgate:$(CURDIR)/local
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv dev test lint invoke admin loadtest openapi bench
+.PHONY: help venv dev test lint invoke admin reconcile loadtest openapi bench
 
 help:
 	@echo "make dev      run the whole API locally on http://127.0.0.1:$${PODGATE_PORT:-3000}"
 	@echo "make test     lint the template and code, then run the test suite"
 	@echo "make invoke FN=HealthFunction EVENT=events/health.json   invoke one function with a fixture"
 	@echo "make admin ARGS='--local add-user alice --role user'     manage users of the running make dev (see README)"
+	@echo "make reconcile / make loadtest / make openapi / make bench   operations and measurements"
+	@echo "make build / make validate / make test-sam                   sam build, sam validate --lint, real sam local"
 
 $(STAMP):
 	@test -n "$(PYTHON_BOOT)" || { echo "python3.13 not found (pyenv install 3.13 or set PYTHON_BOOT)"; exit 1; }
@@ -45,6 +47,10 @@ invoke: venv
 
 admin: venv
 	$(PY) -m podgate.admin $(ARGS)
+
+# The reconciler, by hand, against the running `make dev` (or a throwaway stack).
+reconcile: venv
+	$(PY) -m podgate_local invoke ReconcileFunction events/reconcile.json
 
 loadtest: venv
 	$(PY) bench/loadtest.py $(ARGS)

@@ -65,3 +65,13 @@ def test_unreadable_keyring_is_still_just_unauthorized(monkeypatch, caplog):
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.authorize({"authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN})
     assert "cannot verify tokens" in caplog.text
+
+
+def test_an_unexpected_error_while_verifying_is_still_just_unauthorized(monkeypatch):
+    class Exploding:
+        def verify(self, token):
+            raise RecursionError("a library fell over")
+
+    monkeypatch.setattr(runtime, "token_service", lambda: Exploding())
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.authorize({"authorizationToken": "Bearer a.b.c", "methodArn": METHOD_ARN})

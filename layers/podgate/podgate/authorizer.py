@@ -58,6 +58,12 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
             log.info("authorizer: token rejected")
         count("AuthorizerDenied")
         raise Exception("Unauthorized") from None
+    except Exception:
+        # Whatever a token makes a library do, the answer stays a 401: any other error would
+        # be API Gateway's 500 (AuthorizerConfigurationException).
+        log.exception("authorizer: unexpected error verifying a token")
+        count("AuthorizerDenied")
+        raise Exception("Unauthorized") from None
     # methodArn: arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path}
     prefix, _, rest = event["methodArn"].partition("/")
     stage = rest.split("/", 1)[0]
