@@ -5,8 +5,6 @@ library, so a cold health check costs little more than the interpreter. Only the
 loads the logger, the clients and the metrics it needs.
 """
 
-import json
-
 from podgate import cors
 
 _BODY = '{"status":"ok","source":"runpod_api"}'
@@ -20,6 +18,8 @@ def lambda_handler(event, context):
 
 
 def _deep(headers, context):
+    import json
+
     from podgate import runtime
     from podgate.observability import logger, metrics
     from podgate.services.health import deep_check
