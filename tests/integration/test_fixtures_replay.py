@@ -11,6 +11,7 @@ from tests.helpers import load_event
 CASES = [
     ("HealthFunction", "health.json", 200),
     ("HealthFunction", "health_deep.json", 200),
+    ("OpenApiFunction", "openapi.json", 200),
     ("AuthFunction", "auth_wrong_password.json", 401),
     ("AuthFunction", "auth_malformed_body.json", 400),
     ("AuthFunction", "auth_missing_field.json", 422),
@@ -34,7 +35,10 @@ def test_fixture_through_worker(stack, function, fixture, status):
     result = stack.invoke(function, load_event(fixture))
     assert result.error is None, result.error
     assert result.payload["statusCode"] == status, result.payload
-    assert "detail" in json.loads(result.payload["body"]) or status == 200
+    body = json.loads(result.payload["body"])
+    assert "detail" in body or status == 200
+    if function == "OpenApiFunction":
+        assert body["openapi"].startswith("3.1")
 
 
 def test_reconcile_fixture(stack):
