@@ -45,7 +45,6 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -433,26 +432,6 @@ def create_pods(stack: LocalStack, token: str, n: int) -> list[str]:
     return ids
 
 
-@contextlib.contextmanager
-def aws_environment(stack: LocalStack) -> Iterator[None]:
-    """This process's boto3 (podgate.admin's) pointed at the stack's moto, for seeding users."""
-    from podgate.repositories.dynamo import dynamodb_client
-
-    keys = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: stack.env[k] for k in keys})
-    dynamodb_client.cache_clear()
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        dynamodb_client.cache_clear()
-
-
 # --------------------------------------------------------------------------------------------
 # 1. Cold starts
 # --------------------------------------------------------------------------------------------
@@ -690,7 +669,7 @@ def load_stack(cfg: Config, stack: LocalStack) -> dict[str, Any]:
     from podgate.admin import ensure_user
 
     users = [(f"bench-{i}-{os.urandom(3).hex()}", f"bench-password-{os.urandom(8).hex()}") for i in range(cfg.clients)]
-    with aws_environment(stack):
+    with stack.aws_environment():
         for username, password in users:
             ensure_user(stack.tables["UsersTable"], username, password, "user")
     tokens = [login(stack, u, p) for u, p in users]

@@ -34,7 +34,6 @@ import contextlib
 import importlib.util
 import json
 import math
-import os
 import random
 import sys
 import threading
@@ -42,7 +41,7 @@ import time
 import traceback
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,31 +163,11 @@ class Results:
 # --- the stack ------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _aws_environment(stack: LocalStack) -> Iterator[None]:
-    """Point this process's podgate (its cached boto3 client) at the stack's moto server."""
-    from podgate.repositories import dynamo
-
-    keys = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: stack.env[k] for k in keys})
-    dynamo.dynamodb_client.cache_clear()
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        dynamo.dynamodb_client.cache_clear()
-
-
 def add_users(stack: LocalStack, count: int) -> list[tuple[str, str]]:
     from podgate.admin import ensure_user
 
     users = [(f"load-{i}-{uuid.uuid4().hex[:6]}", f"load-password-{uuid.uuid4().hex}") for i in range(count)]
-    with _aws_environment(stack):
+    with stack.aws_environment():
         for username, password in users:
             ensure_user(stack.tables["UsersTable"], username, password, "user")
     return users

@@ -84,31 +84,9 @@ def add_user(stack: LocalStack, role: str = "user", password: str = "a-long-user
     """A new user in the stack's users table (as the admin command does); (username, password)."""
     username = f"{role}-{uuid.uuid4().hex[:8]}"
     SUBMITTED_SECRETS.add(password)
-    with _endpoint(stack):
+    with stack.aws_environment():
         assert ensure_user(stack.tables["UsersTable"], username, password, role)
     return username, password
-
-
-class _endpoint:
-    """Point this process's boto3 (the repositories' cached client) at the stack's moto."""
-
-    def __init__(self, stack: LocalStack) -> None:
-        self.stack = stack
-
-    def __enter__(self):
-        from podgate.repositories.dynamo import dynamodb_client
-
-        self.mp = pytest.MonkeyPatch()
-        for key in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            self.mp.setenv(key, self.stack.env[key])
-        dynamodb_client.cache_clear()
-        return self
-
-    def __exit__(self, *exc):
-        from podgate.repositories.dynamo import dynamodb_client
-
-        self.mp.undo()
-        dynamodb_client.cache_clear()
 
 
 def signing_key(stack: LocalStack) -> tuple[str, str]:

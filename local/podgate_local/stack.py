@@ -165,22 +165,20 @@ class LocalStack:
             # Started without the Makefile's PYTHONPATH: this process (never the functions,
             # which get their layers in worker.py) may import the template's own layer.
             sys.path.append(str(next(iter(self.stack.functions.values())).layers[0]))
-        with self._as_function_environment():
+        with self.aws_environment():
             from podgate import admin
-            from podgate.repositories import dynamo
 
-            # podgate caches its DynamoDB client per process; this process may host several
-            # stacks over its life (tests), each with its own endpoint.
-            dynamo.dynamodb_client.cache_clear()
-            try:
-                admin.ensure_user(users_table, self.admin_username, self.admin_password, role="admin")
-            finally:
-                dynamo.dynamodb_client.cache_clear()
+            admin.ensure_user(users_table, self.admin_username, self.admin_password, role="admin")
 
     @contextlib.contextmanager
-    def _as_function_environment(self) -> Iterator[None]:
-        """podgate.admin reads its endpoint, region and credentials from os.environ, as the
-        functions do; lend it this stack's for the duration, and put the caller's back."""
+    def aws_environment(self) -> Iterator[None]:
+        """Point this process's podgate code (admin command, repositories) at this stack's AWS
+        endpoint: they read endpoint, region and credentials from os.environ, as the functions
+        do. Lends them for the duration and puts the caller's back. podgate caches its DynamoDB
+        client per process, and a process may host several stacks over its life (tests), so the
+        cache is cleared on the way in and out."""
+        from podgate.repositories import dynamo
+
         keys = (
             "AWS_ENDPOINT_URL",
             "AWS_REGION",
@@ -191,6 +189,7 @@ class LocalStack:
         )
         saved = {k: os.environ.get(k) for k in keys}
         os.environ.update({k: self.env[k] for k in keys})
+        dynamo.dynamodb_client.cache_clear()
         try:
             yield
         finally:
@@ -199,6 +198,7 @@ class LocalStack:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+            dynamo.dynamodb_client.cache_clear()
 
     def _write_env(self) -> Path:
         path = self.template.parent / ENV_FILE

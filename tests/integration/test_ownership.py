@@ -3,7 +3,7 @@ admin on all; another user's pod is a 404 exactly like a missing one."""
 
 from __future__ import annotations
 
-from tests.localstack import Client, _endpoint, login
+from tests.localstack import Client, login
 
 
 def test_user_cannot_see_stop_or_delete_the_admins_pod(stack, admin, user):
@@ -65,11 +65,11 @@ def test_disable_and_password_reset_revoke_tokens_at_once(stack, user):
     from podgate.admin import main
 
     assert user.request("GET", "/pods").status_code == 200
-    with _endpoint(stack):
+    with stack.aws_environment():
         main(["--users-table", stack.tables["UsersTable"], "disable", user.username])
     resp = user.request("GET", "/pods")  # the authorizer's cached Allow does not help
     assert (resp.status_code, resp.json()) == (401, {"detail": "Unauthorized"})
-    with _endpoint(stack):
+    with stack.aws_environment():
         main(["--users-table", stack.tables["UsersTable"], "enable", user.username])
     fresh = Client(stack.url, login(stack, user.username, "a-long-user-password"), user.username)
     assert fresh.request("GET", "/pods").status_code == 200

@@ -113,9 +113,7 @@ def forged_headers(stack) -> dict[str, dict[str, str]]:
         "valid signature, disabled user": {"Authorization": f"Bearer {user_token}"},
     })
     from podgate.admin import main
-    from tests.localstack import _endpoint
-
-    with _endpoint(stack):
+    with stack.aws_environment():
         main(["--users-table", stack.tables["UsersTable"], "disable", user])
     return cases
 
