@@ -27,6 +27,7 @@ MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
 INTERNAL_ERROR = {"detail": "Internal server error"}
 
+
 def _serialize(obj: Any) -> str:
     def default(o: Any) -> Any:
         if isinstance(o, BaseModel):
