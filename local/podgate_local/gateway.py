@@ -40,12 +40,11 @@ from podgate_local.worker import (
     FunctionPool,
     Invocation,
     LogSink,
-    invoke_once,
     lambda_environment,
     stderr_sink,
 )
 
-__all__ = ["GatewayResponse", "LocalGateway", "StageThrottle", "TokenBucket", "evaluate_policy", "invoke_once"]
+__all__ = ["GatewayResponse", "LocalGateway", "StageThrottle", "TokenBucket", "evaluate_policy"]
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's hard limit for REST APIs
 _DRAIN_LIMIT = 8 * MAX_PAYLOAD_BYTES  # past this, an oversized body is not even read to the end

@@ -9,7 +9,7 @@ Two halves share this file because they share the wire protocol:
   of ``sys.path``, so a function sees only its CodeUri (/var/task) and its layers (/opt/python)
   plus the venv's site-packages standing in for the layer's pip dependencies and the runtime's
   boto3. An import that works here but not in Lambda is therefore impossible by construction.
-* The parent side (`FunctionPool`, `invoke_function`, `invoke_once`) starts those processes
+* The parent side (`FunctionPool`, `invoke_function`) starts those processes
   lazily, keeps them warm, grows the pool up to a concurrency limit, enforces the function's
   Timeout by killing the process (as Lambda discards a timed-out sandbox) and streams the
   function's stdout/stderr to a log sink line by line.
@@ -666,19 +666,6 @@ def invoke_function(
         return pool.invoke(event)
     finally:
         pool.close()
-
-
-def invoke_once(
-    stack: Stack,
-    function_id: str,
-    event: Any,
-    env: Mapping[str, str] | None = None,
-    *,
-    env_vars: Mapping[str, Mapping[str, str]] | None = None,
-    log_sink: LogSink | None = None,
-) -> Any:
-    """The function's response to `event` (its error object when it failed), as Invoke returns it."""
-    return invoke_function(stack, function_id, event, env, env_vars=env_vars, log_sink=log_sink).payload
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import socket
-import statistics
 import threading
 import time
 import uuid
@@ -25,7 +24,7 @@ import requests
 
 from podgate_local.gateway import LocalGateway, MalformedPolicy, StageThrottle, TokenBucket, evaluate_policy
 from podgate_local.template import MethodSetting, load_stack
-from podgate_local.worker import invoke_once
+from podgate_local.worker import invoke_function
 
 APP = Path(__file__).resolve().parents[1] / "fixtures" / "gateway_app"
 REGION = "eu-west-1"
@@ -1202,23 +1201,25 @@ def test_keep_alive_connections_are_reused(gateway):
         conn.close()
 
 
-def test_warm_request_overhead_is_small(gateway, api):
-    for _ in range(20):
-        api.get(f"{gateway.url}/public")
-    samples = []
-    for _ in range(100):
-        started = time.perf_counter()
-        api.get(f"{gateway.url}/public")
-        samples.append(time.perf_counter() - started)
-    # Typically ~1 ms; a regression such as Nagle's algorithm meeting delayed ACKs costs 40 ms.
-    assert statistics.median(samples) < 0.015
+def test_local_servers_answer_without_nagle_delays():
+    # Each answer is written in two parts (headers, body); with Nagle's algorithm on, the second
+    # waits for the client's delayed ACK and every keep-alive request costs ~40 ms. Checked by
+    # configuration here; the latency itself is measured by `make bench`, not by a timed test.
+    from podgate_local import aws, gateway, runpod_emulator
+
+    for handler in (gateway._Handler, runpod_emulator._Handler, aws._ExtensionHandler):
+        assert handler.disable_nagle_algorithm is True, handler.__module__
 
 
-def test_invoke_once_returns_the_response_or_the_error_object(stack):
+def test_invoke_function_returns_the_response_or_the_error_object(stack):
     event = {"queryStringParameters": None, "requestContext": {}}
-    response = invoke_once(stack, "EchoFunction", event, ENV, log_sink=Logs())
+    ok = invoke_function(stack, "EchoFunction", event, ENV, log_sink=Logs())
+    assert ok.error is None and ok.cold
+    response = ok.payload
     assert response["statusCode"] == 200
     assert response["headers"]["X-Function"] == "echo"
-    error = invoke_once(stack, "BoomFunction", {}, ENV, log_sink=Logs())
+    failed = invoke_function(stack, "BoomFunction", {}, ENV, log_sink=Logs())
+    assert failed.error == "ValueError"
+    error = failed.payload
     assert (error["errorType"], error["errorMessage"]) == ("ValueError", "kaboom")
     assert any("boom/app.py" in frame for frame in error["stackTrace"])
